@@ -1,0 +1,151 @@
+"""The ``convokit`` command-line tool (DESIGN §8).
+
+Exit codes: 0 success / all commitments kept; 1 a commitment breached (per
+``--fail-on``) or a sync source failed; 2 usage, config or input error. Errors are one
+clear message on stderr; ``-v`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from ._config import DEFAULT_STORE, Config, load_config
+from ._errors import ConvokitError
+from ._plugins import PluginManager, get_plugin_manager, open_store
+from .protocols import StorageBackend
+
+__all__ = ["CliError", "CliState", "cli", "main", "pass_state"]
+
+log = logging.getLogger("convokit.cli")
+
+
+@attrs.define(kw_only=True)
+class CliState:
+    """What every sub-command gets through ``click.Context.obj`` (``@pass_state``)."""
+
+    config_path: Path | None
+    store_option: str | None
+    verbose: int
+    quiet: bool
+    _config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        """The loaded ``convokit.toml`` (loaded on first use)."""
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def store_url(self) -> str:
+        """``--store``, else ``store`` from the config, else ``sqlite:///convokit.db``."""
+        return self.store_option or self.config.store or DEFAULT_STORE
+
+    @property
+    def plugins(self) -> PluginManager:
+        return get_plugin_manager()
+
+    def open_store(self) -> StorageBackend:
+        """Open the configured store (close it when done; it is a context manager)."""
+        store: StorageBackend = open_store(self.store_url)
+        return store
+
+    def echo(self, message: str = "", *, err: bool = False) -> None:
+        """Print unless ``-q``."""
+        if not self.quiet:
+            click.echo(message, err=err)
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+class _Group(click.Group):
+    """Adds plugin commands lazily and turns library errors into exit code 2."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if not self._plugins_loaded:
+            type(self)._plugins_loaded = True
+            get_plugin_manager().hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConvokitError as exc:
+            state = ctx.obj if isinstance(ctx.obj, CliState) else None
+            if state is not None and state.verbose:
+                traceback.print_exc()
+            raise CliError(str(exc), exit_code=exc.exit_code) from exc
+        except KeyboardInterrupt:
+            raise CliError("interrupted", exit_code=130) from None
+
+
+class CliError(click.ClickException):
+    """A library error shown as one ``Error: …`` line with the error's exit code."""
+
+    def __init__(self, message: str, *, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file [default: ./convokit.toml if present].",
+)
+@click.option(
+    "--store",
+    "store_option",
+    metavar="URL",
+    envvar="CONVOKIT_STORE",
+    help=f"Store URL [default: from config, else {DEFAULT_STORE}].",
+)
+@click.option("-v", "--verbose", count=True, help="More output; -v shows tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and requested output.")
+@click.version_option(package_name="convokit-core", prog_name="convokit")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: Path | None,
+    store_option: str | None,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Keep the conversations your organisation starts honest."""
+    ctx.obj = CliState(
+        config_path=config_path, store_option=store_option, verbose=verbose, quiet=quiet
+    )
+    if verbose and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("convokit")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return cli.main(args=argv, prog_name="convokit")
+
+
+# Built-in commands live in their own modules and register on import.
+from . import _commands  # noqa: E402, F401

@@ -1,0 +1,107 @@
+"""Every hook a convokit plugin can implement (DESIGN §4).
+
+A plugin is a module or object with functions decorated with :data:`hookimpl`,
+advertised under the ``convokit`` entry-point group::
+
+    [project.entry-points.convokit]
+    myplatform = "convokit_myplatform"
+
+``register_*`` hooks receive a ``register`` callback instead of returning values, so
+the host validates what is registered, names both plugins when two claim the same
+name, and lists what each plugin provides (``convokit plugins``). Built-in storage
+backends, rules and reporters register through these very hooks.
+
+Hooks are called once per process (``register_*``), once per CLI start
+(``register_commands``) or once per check run (``findings_ready``) — never per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = ["hookimpl", "hookspec"]
+
+PROJECT = "convokit"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Decorate a plugin's hook implementations with this marker."""
+
+
+@hookspec
+def register_platforms(register: Callable[..., None]) -> None:
+    """Register platform adapters.
+
+    Call ``register(name, *, config, create, description="")`` once per platform:
+
+    - ``name``: the value of ``platform = "..."`` in a ``[[source]]`` table;
+    - ``config``: an attrs class; the source table's keys (minus ``name`` and
+      ``platform``) are passed to it as keyword arguments. Mark secret fields with
+      ``metadata={"secret": True}`` and ``repr=False``;
+    - ``create``: ``create(config, client, context) -> PlatformAdapter`` where ``client``
+      is an :class:`httpx.AsyncClient` owned by the host;
+    - ``description``: one line shown by ``convokit plugins``.
+    """
+
+
+@hookspec
+def register_storage(register: Callable[..., None]) -> None:
+    """Register storage backends by URL scheme.
+
+    Call ``register(scheme, open, *, description="")`` where ``scheme`` is the part of
+    the store URL before ``:`` (``"sqlite"``, ``"postgresql"``) and ``open(url)`` returns
+    a :class:`convokit_core.protocols.StorageBackend`.
+    """
+
+
+@hookspec
+def register_rules(register: Callable[..., None]) -> None:
+    """Register rule types usable by name from policy files.
+
+    Call ``register(name, factory, *, description="")``: a policy table
+    ``{ rule = "name", key = value, ... }`` calls ``factory(**params)`` with the table's
+    other keys; the factory raises ``ValueError`` or ``TypeError`` for bad parameters
+    (the host reports them with the file and key path) and returns a
+    :class:`convokit_core.protocols.Rule`.
+    """
+
+
+@hookspec
+def register_classifiers(register: Callable[..., None]) -> None:
+    """Register message taggers.
+
+    Call ``register(name, classify, *, description="")`` where
+    ``classify(texts: Sequence[str]) -> Sequence[Collection[str]]`` returns the tags
+    for each text of a batch (``complaint``, ``question``, ``praise`` …). A classifier
+    tag never replaces a tag the source platform gave.
+    """
+
+
+@hookspec
+def register_reporters(register: Callable[..., None]) -> None:
+    """Register output formats for ``convokit check``.
+
+    Call ``register(name, render, *, description="")`` where ``render(report, stream)``
+    writes a :class:`convokit_core.CheckReport` to a text stream.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``convokit`` command-line tool (``@cli.command()``)."""
+
+
+@hookspec
+def findings_ready(findings: Sequence[Any], context: dict[str, Any]) -> None:
+    """Called once after a check run with every finding of that run.
+
+    ``context`` holds ``as_of`` (datetime), ``store`` (the store URL with any password
+    removed) and ``commitments`` (their names). Use it for side effects such as posting
+    a summary to a webhook; exceptions are reported and do not change the exit code.
+    """
