@@ -1,0 +1,96 @@
+"""Helpers shared by storage backends: assembling conversations, URL redaction."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+from .._errors import SourceLocked
+from .._model import Conversation, ConversationStatus, Direction, Message, StatusChange
+
+__all__ = ["InProcessLocks", "assemble", "in_window", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+def in_window(at: datetime, since: datetime | None, until: datetime | None) -> bool:
+    return (since is None or at >= since) and (until is None or at < until)
+
+
+def assemble(
+    *,
+    platform: str,
+    id: str,
+    record: Conversation | None,
+    messages: Iterable[Message],
+    history: Iterable[StatusChange],
+) -> Conversation:
+    """One conversation from its stored record (or none) plus messages and history.
+
+    Without a record the conversation is derived: stakeholder = author of the first
+    inbound message, channel = channel of the first message, status = the latest status
+    change, else ``open``.
+    """
+    msgs = tuple(messages)
+    changes = tuple(history)
+    if record is not None:
+        return Conversation(
+            id=record.id,
+            platform=record.platform,
+            channel_id=record.channel_id,
+            stakeholder_id=record.stakeholder_id,
+            owner_id=record.owner_id,
+            status=record.status,
+            tags=record.tags,
+            status_history=changes,
+            messages=msgs,
+        )
+    ordered = sorted(msgs, key=lambda m: (m.sent_at, m.id))
+    stakeholder = next((m.author_id for m in ordered if m.direction is Direction.INBOUND), None)
+    channel = ordered[0].channel_id if ordered else None
+    status = ConversationStatus.OPEN
+    if changes:
+        status = max(changes, key=lambda s: (s.at, s.status)).status
+    return Conversation(
+        id=id,
+        platform=platform,
+        channel_id=channel,
+        stakeholder_id=stakeholder,
+        status=status,
+        status_history=changes,
+        messages=ordered,
+    )
+
+
+class InProcessLocks:
+    """Per-source locks for backends that live in one process."""
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def hold(self, source: str) -> Iterator[None]:
+        with self._guard:
+            if source in self._held:
+                raise SourceLocked(f"source {source!r} is being synced by another worker")
+            self._held.add(source)
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._held.discard(source)

@@ -1,0 +1,727 @@
+"""``sqlite:///path.db`` — the embedded default store.
+
+WAL journal, a busy timeout, every write in a ``BEGIN IMMEDIATE`` transaction, schema
+versioned with ``PRAGMA user_version`` and migrated on open, upserts by key, streaming
+reads conversation by conversation (a merge of three ordered cursors, so memory holds
+one conversation at a time).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .._errors import SourceLocked, StorageError
+from .._model import (
+    Batch,
+    Channel,
+    Conversation,
+    Message,
+    Stakeholder,
+    StatusChange,
+    SyncRun,
+    TeamMember,
+)
+from .._timeutil import from_micros, to_micros
+from ..hookspecs import hookimpl
+from ._common import InProcessLocks, assemble
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: initial schema
+    """
+    CREATE TABLE messages (
+        platform TEXT NOT NULL,
+        id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        channel_id TEXT,
+        author_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        in_reply_to TEXT,
+        text TEXT NOT NULL,
+        visibility TEXT NOT NULL,
+        automated INTEGER NOT NULL,
+        tags TEXT,
+        url TEXT,
+        edited_at INTEGER,
+        deleted INTEGER NOT NULL,
+        PRIMARY KEY (platform, id)
+    );
+    CREATE INDEX messages_by_conversation
+        ON messages (platform, conversation_id, sent_at, id);
+    CREATE TABLE conversations (
+        platform TEXT NOT NULL,
+        id TEXT NOT NULL,
+        channel_id TEXT,
+        stakeholder_id TEXT,
+        owner_id TEXT,
+        status TEXT NOT NULL,
+        tags TEXT,
+        PRIMARY KEY (platform, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE status_changes (
+        platform TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        PRIMARY KEY (platform, conversation_id, at, status)
+    ) WITHOUT ROWID;
+    CREATE TABLE stakeholders (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        display_name TEXT,
+        identities TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE channels (
+        platform TEXT NOT NULL,
+        id TEXT NOT NULL,
+        handle TEXT,
+        created_at INTEGER,
+        owner_team TEXT,
+        PRIMARY KEY (platform, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE team_members (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        handles TEXT NOT NULL,
+        active_from INTEGER,
+        active_until INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE cursors (
+        source TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_runs (
+        source TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        pages INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX sync_runs_by_time ON sync_runs (started_at);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_MESSAGE_COLUMNS = (
+    "platform, id, conversation_id, channel_id, author_id, direction, sent_at, in_reply_to, "
+    "text, visibility, automated, tags, url, edited_at, deleted"
+)
+_UPSERT_MESSAGE = (
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT (platform, id) DO UPDATE SET conversation_id=excluded.conversation_id, "
+    "channel_id=excluded.channel_id, author_id=excluded.author_id, "
+    "direction=excluded.direction, sent_at=excluded.sent_at, "
+    "in_reply_to=excluded.in_reply_to, text=excluded.text, visibility=excluded.visibility, "
+    "automated=excluded.automated, tags=excluded.tags, url=excluded.url, "
+    "edited_at=excluded.edited_at, deleted=excluded.deleted"
+)
+_UPSERT_CONVERSATION = (
+    "INSERT INTO conversations VALUES (?,?,?,?,?,?,?) ON CONFLICT (platform, id) DO UPDATE SET "
+    "channel_id=excluded.channel_id, stakeholder_id=excluded.stakeholder_id, "
+    "owner_id=excluded.owner_id, status=excluded.status, tags=excluded.tags"
+)
+_UPSERT_STATUS = "INSERT OR IGNORE INTO status_changes VALUES (?,?,?,?)"
+_UPSERT_STAKEHOLDER = (
+    "INSERT INTO stakeholders VALUES (?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+    "kind=excluded.kind, display_name=excluded.display_name, identities=excluded.identities"
+)
+_UPSERT_CHANNEL = (
+    "INSERT INTO channels VALUES (?,?,?,?,?) ON CONFLICT (platform, id) DO UPDATE SET "
+    "handle=excluded.handle, created_at=excluded.created_at, owner_team=excluded.owner_team"
+)
+_UPSERT_TEAM = (
+    "INSERT INTO team_members VALUES (?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+    "name=excluded.name, handles=excluded.handles, active_from=excluded.active_from, "
+    "active_until=excluded.active_until"
+)
+_UPSERT_CURSOR = (
+    "INSERT INTO cursors VALUES (?,?,?) ON CONFLICT (source) DO UPDATE SET "
+    "cursor=excluded.cursor, updated_at=excluded.updated_at"
+)
+
+
+def _micros_opt(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def _dt_opt(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def _tags_text(tags: Sequence[str]) -> str | None:
+    return json.dumps(list(tags), ensure_ascii=False) if tags else None
+
+
+def message_row(m: Message) -> tuple[Any, ...]:
+    """The ``messages`` row of a message (column order of ``_MESSAGE_COLUMNS``)."""
+    return (
+        m.platform,
+        m.id,
+        m.conversation_id,
+        m.channel_id,
+        m.author_id,
+        m.direction.value,
+        to_micros(m.sent_at),
+        m.in_reply_to,
+        m.text,
+        m.visibility.value,
+        1 if m.automated else 0,
+        _tags_text(m.tags),
+        m.url,
+        _micros_opt(m.edited_at),
+        1 if m.deleted else 0,
+    )
+
+
+def _message(row: Sequence[Any]) -> Message:
+    return Message(
+        platform=row[0],
+        id=row[1],
+        conversation_id=row[2],
+        channel_id=row[3],
+        author_id=row[4],
+        direction=row[5],
+        sent_at=from_micros(row[6]),
+        in_reply_to=row[7],
+        text=row[8],
+        visibility=row[9],
+        automated=bool(row[10]),
+        tags=json.loads(row[11]) if row[11] else (),
+        url=row[12],
+        edited_at=_dt_opt(row[13]),
+        deleted=bool(row[14]),
+    )
+
+
+def _conversation(row: Sequence[Any]) -> Conversation:
+    return Conversation(
+        platform=row[0],
+        id=row[1],
+        channel_id=row[2],
+        stakeholder_id=row[3],
+        owner_id=row[4],
+        status=row[5],
+        tags=json.loads(row[6]) if row[6] else (),
+    )
+
+
+def _status(row: Sequence[Any]) -> StatusChange:
+    return StatusChange(
+        platform=row[0], conversation_id=row[1], at=from_micros(row[2]), status=row[3]
+    )
+
+
+def parse_sqlite_url(url: str) -> str:
+    """The database path of a ``sqlite:`` URL (``:memory:`` for an in-memory one)."""
+    if not url.lower().startswith("sqlite:"):
+        raise StorageError(f"not a sqlite: URL: {url!r}")
+    rest = url[len("sqlite:") :]
+    if rest.startswith("///"):
+        path = rest[3:]
+    elif rest.startswith("//"):
+        raise StorageError(
+            f"store URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    else:
+        path = rest
+    if not path:
+        raise StorageError(f"store URL {url!r} names no database file")
+    return path
+
+
+class _Writer:
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def write(self, batch: Batch) -> None:
+        self._store._write_rows(batch)
+
+    def set_cursor(self, source: str, cursor: str) -> None:
+        self._store._con.execute(
+            _UPSERT_CURSOR, (source, cursor, to_micros(datetime.now().astimezone()))
+        )
+
+
+class SQLiteStore:
+    """The embedded default store (see the module docstring)."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+        self._url = url
+        self._path = parse_sqlite_url(url)
+        self._memory = self._path == ":memory:"
+        self._lock = threading.RLock()
+        self._locks = InProcessLocks()
+        self._busy_timeout = busy_timeout
+        if not self._memory:
+            parent = Path(self._path).parent
+            if not parent.exists():
+                raise StorageError(f"store {url!r}: directory {str(parent)!r} does not exist")
+        try:
+            self._con = self._connect()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"store {url!r}: cannot open database: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        con.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        if not self._memory:
+            con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA synchronous = NORMAL")
+        con.execute("PRAGMA cache_size = -65536")
+        return con
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"store {self._url!r} has schema version {version}, newer than this "
+                    f"convokit-core understands ({SCHEMA_VERSION}); upgrade convokit-core"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                self._con.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            self._con.execute(statement)
+                    self._con.execute(f"PRAGMA user_version = {number + 1}")
+                    self._con.execute("COMMIT")
+                except BaseException:
+                    self._con.execute("ROLLBACK")
+                    raise
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def path(self) -> str:
+        """The database file (``:memory:`` for an in-memory store)."""
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._con.execute("PRAGMA user_version").fetchone()[0])
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {self._url}>"
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _write_rows(self, batch: Batch) -> None:
+        con = self._con
+        messages = batch.all_messages()
+        if messages:
+            con.executemany(_UPSERT_MESSAGE, map(message_row, messages))
+        if batch.conversations:
+            con.executemany(
+                _UPSERT_CONVERSATION,
+                (
+                    (
+                        c.platform,
+                        c.id,
+                        c.channel_id,
+                        c.stakeholder_id,
+                        c.owner_id,
+                        c.status.value,
+                        _tags_text(c.tags),
+                    )
+                    for c in batch.conversations
+                ),
+            )
+        changes = batch.all_status_changes()
+        if changes:
+            con.executemany(
+                _UPSERT_STATUS,
+                ((s.platform, s.conversation_id, to_micros(s.at), s.status.value) for s in changes),
+            )
+        if batch.stakeholders:
+            con.executemany(
+                _UPSERT_STAKEHOLDER,
+                (
+                    (
+                        s.id,
+                        s.kind.value,
+                        s.display_name,
+                        json.dumps(s.identities, ensure_ascii=False, sort_keys=True),
+                    )
+                    for s in batch.stakeholders
+                ),
+            )
+        if batch.channels:
+            con.executemany(
+                _UPSERT_CHANNEL,
+                (
+                    (c.platform, c.id, c.handle, _micros_opt(c.created_at), c.owner_team)
+                    for c in batch.channels
+                ),
+            )
+        if batch.team_members:
+            con.executemany(
+                _UPSERT_TEAM,
+                (
+                    (
+                        t.id,
+                        t.name,
+                        json.dumps(t.handles, ensure_ascii=False, sort_keys=True),
+                        _micros_opt(t.active_from),
+                        _micros_opt(t.active_until),
+                    )
+                    for t in batch.team_members
+                ),
+            )
+
+    def write_message_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert pre-built ``messages`` rows inside an open :meth:`transaction`.
+
+        The fast path of the JSONL importer; rows are in the column order of
+        :func:`message_row`.
+        """
+        self._con.executemany(_UPSERT_MESSAGE, rows)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Writer]:
+        with self._lock:
+            try:
+                self._con.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StorageError(f"store {self._url!r}: cannot start a write: {exc}") from exc
+            try:
+                yield _Writer(self)
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            try:
+                self._con.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._con.execute("ROLLBACK")
+                raise StorageError(f"store {self._url!r}: commit failed: {exc}") from exc
+
+    def transaction(self) -> AbstractContextManager[_Writer]:
+        return self._transaction()
+
+    def write(self, batch: Batch, *, source: str | None = None, cursor: str | None = None) -> None:
+        try:
+            with self.transaction() as tx:
+                tx.write(batch)
+                if source is not None and cursor is not None:
+                    tx.set_cursor(source, cursor)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"store {self._url!r}: write failed: {exc}") from exc
+
+    def get_cursor(self, source: str) -> str | None:
+        with self._lock:
+            row = self._con.execute(
+                "SELECT cursor FROM cursors WHERE source = ?", (source,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    @contextmanager
+    def _lock_source(self, source: str) -> Iterator[None]:
+        with self._locks.hold(source):
+            if self._memory:
+                yield
+                return
+            digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+            lock_path = f"{self._path}.lock-{digest}"
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise SourceLocked(
+                        f"source {source!r} is being synced by another process"
+                    ) from None
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def lock_source(self, source: str) -> AbstractContextManager[None]:
+        return self._lock_source(source)
+
+    def record_sync_run(self, run: SyncRun) -> None:
+        with self._lock:
+            self._con.execute(
+                "INSERT INTO sync_runs VALUES (?,?,?,?,?,?,?)",
+                (
+                    run.source,
+                    to_micros(run.started_at),
+                    to_micros(run.finished_at),
+                    run.pages,
+                    run.records,
+                    1 if run.ok else 0,
+                    run.error,
+                ),
+            )
+
+    def iter_sync_runs(self, source: str | None = None) -> Iterator[SyncRun]:
+        sql = "SELECT * FROM sync_runs"
+        params: tuple[Any, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        sql += " ORDER BY started_at DESC, rowid DESC"
+        for row in self._read(sql, params):
+            yield SyncRun(
+                source=row[0],
+                started_at=from_micros(row[1]),
+                finished_at=from_micros(row[2]),
+                pages=row[3],
+                records=row[4],
+                ok=bool(row[5]),
+                error=row[6],
+            )
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Stream ``sql``'s rows on a connection of its own (WAL readers never block
+        the writer); in-memory stores read on their single connection."""
+        if self._memory:
+            with self._lock:
+                rows = self._con.execute(sql, params).fetchall()
+            yield from rows
+            return
+        con = sqlite3.connect(self._path, timeout=self._busy_timeout, check_same_thread=False)
+        try:
+            cursor = con.execute(sql, params)
+            while True:
+                chunk = cursor.fetchmany(2000)
+                if not chunk:
+                    break
+                yield from chunk
+        finally:
+            con.close()
+
+    @staticmethod
+    def _window(
+        alias: str, since: datetime | None, until: datetime | None
+    ) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if since is not None:
+            clauses.append(f"{alias}.sent_at >= ?")
+            params.append(to_micros(since))
+        if until is not None:
+            clauses.append(f"{alias}.sent_at < ?")
+            params.append(to_micros(until))
+        return " AND ".join(clauses), params
+
+    def iter_conversations(
+        self,
+        *,
+        platform: str | None = None,
+        channel: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Conversation]:
+        windowed = since is not None or until is not None
+        m_where, m_params = self._window("m", since, until)
+        c_where: list[str] = []
+        c_params: list[Any] = []
+        if platform is not None:
+            m_where = " AND ".join(filter(None, [m_where, "m.platform = ?"]))
+            m_params.append(platform)
+            c_where.append("platform = ?")
+            c_params.append(platform)
+        messages = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+            + (f" WHERE {m_where}" if m_where else "")
+            + " ORDER BY platform, conversation_id, sent_at, id",
+            m_params,
+        )
+        records = self._read(
+            "SELECT * FROM conversations"
+            + (f" WHERE {' AND '.join(c_where)}" if c_where else "")
+            + " ORDER BY platform, id",
+            c_params,
+        )
+        s_params: list[Any] = list(c_params)
+        s_where = list(c_where)
+        if until is not None:
+            s_where.append("at < ?")
+            s_params.append(to_micros(until))
+        statuses = self._read(
+            "SELECT * FROM status_changes"
+            + (f" WHERE {' AND '.join(s_where)}" if s_where else "")
+            + " ORDER BY platform, conversation_id, at, status",
+            s_params,
+        )
+        for conv in _merge(messages, records, statuses, include_empty=not windowed):
+            if channel is None or conv.channel_id == channel:
+                yield conv
+
+    def get_conversation(self, platform: str, id: str) -> Conversation | None:
+        messages = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE platform = ? AND conversation_id = ? "
+            "ORDER BY sent_at, id",
+            (platform, id),
+        )
+        records = self._read(
+            "SELECT * FROM conversations WHERE platform = ? AND id = ?", (platform, id)
+        )
+        statuses = self._read(
+            "SELECT * FROM status_changes WHERE platform = ? AND conversation_id = ? "
+            "ORDER BY at, status",
+            (platform, id),
+        )
+        return next(_merge(messages, records, statuses, include_empty=True), None)
+
+    def iter_messages(
+        self,
+        *,
+        platform: str | None = None,
+        channel: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Message]:
+        where, params = self._window("m", since, until)
+        clauses = [where] if where else []
+        if platform is not None:
+            clauses.append("m.platform = ?")
+            params.append(platform)
+        if channel is not None:
+            clauses.append("m.channel_id = ?")
+            params.append(channel)
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY platform, conversation_id, sent_at, id"
+        return map(_message, self._read(sql, params))
+
+    def iter_conversation_records(self) -> Iterator[Conversation]:
+        return map(_conversation, self._read("SELECT * FROM conversations ORDER BY platform, id"))
+
+    def iter_status_changes(self) -> Iterator[StatusChange]:
+        return map(
+            _status,
+            self._read("SELECT * FROM status_changes ORDER BY platform, conversation_id, at, status"),
+        )
+
+    def iter_stakeholders(self) -> Iterator[Stakeholder]:
+        for row in self._read("SELECT * FROM stakeholders ORDER BY id"):
+            yield Stakeholder(
+                id=row[0], kind=row[1], display_name=row[2], identities=json.loads(row[3])
+            )
+
+    def iter_channels(self) -> Iterator[Channel]:
+        for row in self._read("SELECT * FROM channels ORDER BY platform, id"):
+            yield Channel(
+                platform=row[0],
+                id=row[1],
+                handle=row[2],
+                created_at=_dt_opt(row[3]),
+                owner_team=row[4],
+            )
+
+    def iter_team_members(self) -> Iterator[TeamMember]:
+        for row in self._read("SELECT * FROM team_members ORDER BY id"):
+            yield TeamMember(
+                id=row[0],
+                name=row[1],
+                handles=json.loads(row[2]),
+                active_from=_dt_opt(row[3]),
+                active_until=_dt_opt(row[4]),
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            con = self._con
+
+            def one(sql: str) -> int:
+                return int(con.execute(sql).fetchone()[0])
+
+            return {
+                "messages": one("SELECT count(*) FROM messages"),
+                "conversations": one(
+                    "SELECT count(*) FROM (SELECT platform, conversation_id FROM messages "
+                    "UNION SELECT platform, id FROM conversations)"
+                ),
+                "status_changes": one("SELECT count(*) FROM status_changes"),
+                "stakeholders": one("SELECT count(*) FROM stakeholders"),
+                "channels": one("SELECT count(*) FROM channels"),
+                "team_members": one("SELECT count(*) FROM team_members"),
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _merge(
+    messages: Iterator[tuple[Any, ...]],
+    records: Iterator[tuple[Any, ...]],
+    statuses: Iterator[tuple[Any, ...]],
+    *,
+    include_empty: bool,
+) -> Iterator[Conversation]:
+    """Merge three streams ordered by (platform, conversation id) into conversations."""
+    m = next(messages, None)
+    r = next(records, None)
+    s = next(statuses, None)
+    while m is not None or r is not None:
+        candidates = []
+        if m is not None:
+            candidates.append((m[0], m[2]))
+        if r is not None:
+            candidates.append((r[0], r[1]))
+        key = min(candidates)
+        group: list[Message] = []
+        while m is not None and (m[0], m[2]) == key:
+            group.append(_message(m))
+            m = next(messages, None)
+        record = None
+        if r is not None and (r[0], r[1]) == key:
+            record = _conversation(r)
+            r = next(records, None)
+        while s is not None and (s[0], s[1]) < key:
+            s = next(statuses, None)
+        history: list[StatusChange] = []
+        while s is not None and (s[0], s[1]) == key:
+            history.append(_status(s))
+            s = next(statuses, None)
+        if group or include_empty:
+            yield assemble(
+                platform=key[0], id=key[1], record=record, messages=group, history=history
+            )
+
+
+def _open(url: str) -> Any:
+    return SQLiteStore(url)
+
+
+@hookimpl
+def register_storage(register: Any) -> None:
+    register("sqlite", _open, description="embedded SQLite database (the default)")
