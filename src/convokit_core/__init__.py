@@ -1,4 +1,91 @@
-"""convokit_core: keep the conversations your organisation starts honest."""
+"""convokit_core: keep the conversations your organisation starts honest.
 
-from ._errors import *  # noqa: F403
-from ._model import *  # noqa: F403
+Everything public is importable from here; modules whose names start with ``_`` are
+private. :mod:`convokit_core.protocols`, :mod:`convokit_core.hookspecs` and
+:mod:`convokit_core.testing` are public modules for embedding apps and plugin authors.
+"""
+
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
+from ._errors import (
+    ConfigError,
+    ConvokitError,
+    HttpError,
+    InputError,
+    InvalidRecord,
+    MalformedPayload,
+    PluginError,
+    SourceLocked,
+    StorageError,
+    SyncError,
+)
+from ._model import (
+    Batch,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    Page,
+    Stakeholder,
+    StakeholderKind,
+    StatusChange,
+    SyncRun,
+    TeamMember,
+    Visibility,
+)
+from ._plugins import (
+    PluginFailure,
+    PluginInfo,
+    PluginManager,
+    Registration,
+    get_plugin_manager,
+    open_store,
+    set_plugin_manager,
+)
+from ._timeutil import format_datetime, parse_datetime, parse_duration
+from .hookspecs import hookimpl
+
+try:
+    __version__ = _version("convokit-core")
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Batch",
+    "Channel",
+    "ConfigError",
+    "Conversation",
+    "ConversationStatus",
+    "ConvokitError",
+    "Direction",
+    "HttpError",
+    "InputError",
+    "InvalidRecord",
+    "MalformedPayload",
+    "Message",
+    "Page",
+    "PluginError",
+    "PluginFailure",
+    "PluginInfo",
+    "PluginManager",
+    "Registration",
+    "SourceLocked",
+    "Stakeholder",
+    "StakeholderKind",
+    "StatusChange",
+    "StorageError",
+    "SyncError",
+    "SyncRun",
+    "TeamMember",
+    "Visibility",
+    "__version__",
+    "format_datetime",
+    "get_plugin_manager",
+    "hookimpl",
+    "open_store",
+    "parse_datetime",
+    "parse_duration",
+    "set_plugin_manager",
+]

@@ -16,6 +16,7 @@ import pluggy
 
 from . import hookspecs
 from ._errors import PluginError
+from .protocols import StorageBackend
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -307,13 +308,14 @@ def set_plugin_manager(manager: PluginManager | None) -> None:
         _default = manager
 
 
-def open_store(url: str, *, plugins: PluginManager | None = None) -> Any:
+def open_store(url: str, *, plugins: PluginManager | None = None) -> StorageBackend:
     """Open the store at ``url`` through the backend registered for its scheme.
 
     ``memory:``, ``sqlite:///path/to.db`` (``sqlite:///:memory:`` too) are built in;
     plugins add more (``postgresql://…`` with ``convokit-postgres``).
     """
-    from ._errors import ConfigError
+    from ._errors import ConfigError, ConvokitError, StorageError
+    from ._storage._common import redact_url
 
     manager = plugins or get_plugin_manager()
     scheme, sep, _ = url.partition(":")
@@ -328,7 +330,13 @@ def open_store(url: str, *, plugins: PluginManager | None = None) -> Any:
         if scheme.lower() in ("postgresql", "postgres"):
             hint = " (pip install convokit-postgres)"
         raise ConfigError(f"no storage backend for {scheme}: URLs{hint}; known schemes: {known}")
-    return reg.value(url)
+    try:
+        store: StorageBackend = reg.value(url)
+    except ConvokitError:
+        raise
+    except Exception as exc:
+        raise StorageError(f"cannot open store {redact_url(url)!r}: {exc}") from exc
+    return store
 
 
 def describe_failures(failures: Sequence[PluginFailure]) -> list[str]:
