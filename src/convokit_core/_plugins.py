@@ -117,6 +117,11 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
 
+def builtin_name(module_name: str) -> str:
+    """``convokit_core._storage._sqlite`` → ``storage.sqlite``."""
+    return ".".join(part.lstrip("_") for part in module_name.split(".")[1:])
+
+
 def _allow_list() -> set[str] | None:
     raw = os.environ.get(ENV_ALLOW)
     if raw is None:
@@ -152,7 +157,7 @@ class PluginManager:
         if builtins:
             for module_name in BUILTIN_PLUGINS:
                 module = importlib.import_module(module_name)
-                self._register(module, module_name, version=None, builtin=True)
+                self._register(module, builtin_name(module_name), version=None, builtin=True)
         if load_entry_points:
             self._load_entry_points()
         for index, plugin in enumerate(plugins):

@@ -1,0 +1,1 @@
+"""Import and export: the JSONL interchange format and CSV with a column mapping."""

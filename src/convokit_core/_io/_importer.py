@@ -1,0 +1,227 @@
+"""Streaming, all-or-nothing import of interchange records into a store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from .._errors import InputError, InvalidRecord
+from .._model import (
+    Batch,
+    Channel,
+    Conversation,
+    Message,
+    Stakeholder,
+    StatusChange,
+    TeamMember,
+)
+from ..protocols import StorageBackend
+from ._records import parse_message, parse_record, parse_status, record_type
+
+__all__ = ["ImportResult", "import_records"]
+
+_PENDING = "\x00pending"
+
+
+@attrs.frozen(kw_only=True)
+class ImportResult:
+    """What an import wrote and what it skipped.
+
+    Attributes:
+        counts: records written per type (``message``, ``conversation`` …).
+        derived_conversations: conversations named from reply chains.
+        skipped: the invalid records left out (only with ``skip_invalid``).
+    """
+
+    counts: dict[str, int]
+    derived_conversations: int = 0
+    skipped: tuple[InvalidRecord, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class _Buffers:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.conversations: list[Conversation] = []
+        self.status: list[StatusChange] = []
+        self.stakeholders: list[Stakeholder] = []
+        self.channels: list[Channel] = []
+        self.team: list[TeamMember] = []
+
+    def __len__(self) -> int:
+        return (
+            len(self.messages)
+            + len(self.conversations)
+            + len(self.status)
+            + len(self.stakeholders)
+            + len(self.channels)
+            + len(self.team)
+        )
+
+    def take(self) -> Batch:
+        batch = Batch(
+            messages=self.messages,
+            conversations=self.conversations,
+            status_changes=self.status,
+            stakeholders=self.stakeholders,
+            channels=self.channels,
+            team_members=self.team,
+        )
+        self.__init__()  # type: ignore[misc]
+        return batch
+
+
+def import_records(
+    store: StorageBackend,
+    items: Iterable[tuple[int, Any]],
+    *,
+    source: str,
+    skip_invalid: bool = False,
+    batch_size: int = 5_000,
+) -> ImportResult:
+    """Validate and write ``items`` — ``(line number, decoded JSON object)`` pairs, where
+    the object may instead be an :class:`InvalidRecord` for a line that did not decode.
+
+    The whole input is validated. Unless ``skip_invalid``, any invalid record makes the
+    import raise :class:`InputError` listing every bad record, and nothing is written
+    (it all happens in one transaction). Messages without ``conversation`` join the
+    conversation of the message they reply to; the root of a reply chain (the topmost
+    message present in the input) names it. Status records without ``platform`` take the
+    input's only platform.
+    """
+    errors: list[InvalidRecord] = []
+    counts = dict.fromkeys(
+        ("message", "conversation", "status", "stakeholder", "channel", "team_member"), 0
+    )
+    conversation_of: dict[tuple[str, str], str] = {}
+    pending: dict[tuple[str, str], tuple[int, Message]] = {}
+    pending_status: list[tuple[int, Any]] = []
+    platforms: set[str] = set()
+    buffers = _Buffers()
+
+    def flush(tx: Any, *, force: bool = False) -> None:
+        if len(buffers) >= batch_size or (force and len(buffers)):
+            batch = buffers.take()
+            if skip_invalid or not errors:
+                tx.write(batch)
+
+    with store.transaction() as tx:
+        for line, obj in items:
+            try:
+                if isinstance(obj, InvalidRecord):
+                    raise obj
+                kind = record_type(obj)
+                if kind == "message" and not obj.get("conversation"):
+                    msg = parse_message(obj, conversation=_PENDING)
+                    pending[(msg.platform, msg.id)] = (line, msg)
+                    platforms.add(msg.platform)
+                    continue
+                if kind == "status" and not obj.get("platform"):
+                    parse_status(obj, platform=_PENDING)
+                    pending_status.append((line, obj))
+                    continue
+                record = parse_record(obj)
+            except InvalidRecord as exc:
+                errors.append(exc.located(source=source, line=line))
+                continue
+            if isinstance(record, Message):
+                conversation_of[(record.platform, record.id)] = record.conversation_id
+                platforms.add(record.platform)
+                buffers.messages.append(record)
+            elif isinstance(record, Conversation):
+                platforms.add(record.platform)
+                buffers.conversations.append(record)
+            elif isinstance(record, StatusChange):
+                buffers.status.append(record)
+            elif isinstance(record, Stakeholder):
+                buffers.stakeholders.append(record)
+            elif isinstance(record, Channel):
+                buffers.channels.append(record)
+            else:
+                buffers.team.append(record)
+            counts[kind] += 1
+            flush(tx)
+
+        derived, written = _resolve_pending(pending, conversation_of, buffers, errors, source)
+        counts["message"] += written
+        only_platform = next(iter(platforms)) if len(platforms) == 1 else None
+        for line, obj in pending_status:
+            try:
+                buffers.status.append(parse_status(obj, platform=only_platform))
+                counts["status"] += 1
+            except InvalidRecord as exc:
+                errors.append(exc.located(source=source, line=line))
+        flush(tx, force=True)
+        if errors and not skip_invalid:
+            errors.sort(key=lambda e: e.line or 0)
+            raise InputError(errors)
+    errors.sort(key=lambda e: e.line or 0)
+    return ImportResult(counts=counts, derived_conversations=derived, skipped=tuple(errors))
+
+
+def _resolve_pending(
+    pending: dict[tuple[str, str], tuple[int, Message]],
+    conversation_of: dict[tuple[str, str], str],
+    buffers: _Buffers,
+    errors: list[InvalidRecord],
+    source: str,
+) -> tuple[int, int]:
+    """Name the conversation of every message that had none, from its reply chain."""
+    resolved: dict[tuple[str, str], str] = {}
+    for key in pending:
+        if key in resolved:
+            continue
+        chain: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        current = key
+        conversation: str | None = None
+        while True:
+            if current in resolved:
+                conversation = resolved[current]
+                break
+            if current in seen:
+                break  # a reply cycle
+            seen.add(current)
+            chain.append(current)
+            parent_id = pending[current][1].in_reply_to
+            if parent_id is None:
+                conversation = current[1]
+                break
+            parent = (current[0], parent_id)
+            if parent in conversation_of:
+                conversation = conversation_of[parent]
+                break
+            if parent not in pending:
+                conversation = current[1]  # the chain's root is not in the input
+                break
+            current = parent
+        if conversation is None:
+            for k in chain:
+                line = pending[k][0]
+                errors.append(
+                    InvalidRecord(
+                        "reply chain loops back on itself; give the messages a conversation",
+                        source=source,
+                        line=line,
+                        field="in_reply_to",
+                    )
+                )
+                resolved[k] = ""
+            continue
+        for k in chain:
+            resolved[k] = conversation
+    names: set[tuple[str, str]] = set()
+    written = 0
+    for key, (_, msg) in pending.items():
+        conversation = resolved[key]
+        if not conversation:
+            continue
+        names.add((key[0], conversation))
+        buffers.messages.append(attrs.evolve(msg, conversation_id=conversation))
+        written += 1
+    return len(names), written

@@ -1,0 +1,327 @@
+"""The interchange format (DESIGN §6): one JSON object per record, validated field by field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .._errors import InvalidRecord
+from .._model import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    Stakeholder,
+    StakeholderKind,
+    StatusChange,
+    TeamMember,
+    Visibility,
+)
+from .._timeutil import format_datetime, parse_datetime
+
+__all__ = ["FIELDS", "RECORD_TYPES", "dump_record", "parse_record"]
+
+Record = Message | Conversation | StatusChange | Stakeholder | Channel | TeamMember
+
+#: Allowed keys per record type, in the canonical (export) order.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "message": (
+        "type", "id", "platform", "conversation", "channel", "author", "direction", "sent_at",
+        "in_reply_to", "text", "visibility", "automated", "tags", "url", "edited_at", "deleted",
+    ),
+    "conversation": (
+        "type", "id", "platform", "channel", "stakeholder", "owner", "status", "tags",
+    ),
+    "status": ("type", "platform", "conversation", "status", "at"),
+    "stakeholder": ("type", "id", "kind", "display_name", "identities"),
+    "channel": ("type", "id", "platform", "handle", "created_at", "owner_team"),
+    "team_member": ("type", "id", "name", "handles", "active_from", "active_until"),
+}  # fmt: skip
+RECORD_TYPES = tuple(FIELDS)
+
+
+def _bad(field: str, reason: str) -> InvalidRecord:
+    return InvalidRecord(reason, field=field)
+
+
+def _str(obj: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise _bad(key, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _bad(key, f"expected a string, found {value!r}")
+    text = str(value)
+    if required and not text:
+        raise _bad(key, "must not be empty")
+    return text if text else None
+
+
+def _req(obj: Mapping[str, Any], key: str) -> str:
+    value = _str(obj, key, required=True)
+    assert value is not None
+    return value
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _bad(key, f"expected a string, found {value!r}")
+    return value
+
+
+def _time(obj: Mapping[str, Any], key: str, *, required: bool = False) -> datetime | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise _bad(key, "is required")
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise _bad(key, str(exc)) from None
+
+
+def _bool(obj: Mapping[str, Any], key: str) -> bool:
+    value = obj.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _bad(key, f"expected true or false, found {value!r}")
+    return value
+
+
+def _tags(obj: Mapping[str, Any], key: str = "tags") -> tuple[str, ...]:
+    value = obj.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+        raise _bad(key, f"expected a list of non-empty strings, found {value!r}")
+    return tuple(value)
+
+
+def _map(obj: Mapping[str, Any], key: str) -> dict[str, str]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _bad(key, f"expected an object of strings, found {value!r}")
+    return value
+
+
+def _enum(obj: Mapping[str, Any], key: str, enum: type[Any], default: Any = None) -> Any:
+    value = obj.get(key)
+    if value is None:
+        if default is None:
+            raise _bad(key, "is required")
+        return default
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise _bad(key, f"expected one of {allowed}; found {value!r}") from None
+
+
+def parse_message(obj: Mapping[str, Any], conversation: str | None = None) -> Message:
+    """A message from its interchange object; ``conversation`` fills a missing one."""
+    sent_at = _time(obj, "sent_at", required=True)
+    assert sent_at is not None
+    conv = _str(obj, "conversation") or conversation
+    if conv is None:
+        raise _bad("conversation", "is required (or derivable from in_reply_to)")
+    return Message(
+        id=_req(obj, "id"),
+        platform=_req(obj, "platform"),
+        conversation_id=conv,
+        channel_id=_str(obj, "channel"),
+        author_id=_req(obj, "author"),
+        direction=_enum(obj, "direction", Direction),
+        sent_at=sent_at,
+        in_reply_to=_str(obj, "in_reply_to"),
+        text=_text(obj, "text"),
+        visibility=_enum(obj, "visibility", Visibility, Visibility.PUBLIC),
+        automated=_bool(obj, "automated"),
+        tags=_tags(obj),
+        url=_str(obj, "url"),
+        edited_at=_time(obj, "edited_at"),
+        deleted=_bool(obj, "deleted"),
+    )
+
+
+def _conversation(obj: Mapping[str, Any]) -> Conversation:
+    return Conversation(
+        id=_req(obj, "id"),
+        platform=_req(obj, "platform"),
+        channel_id=_str(obj, "channel"),
+        stakeholder_id=_str(obj, "stakeholder"),
+        owner_id=_str(obj, "owner"),
+        status=_enum(obj, "status", ConversationStatus, ConversationStatus.OPEN),
+        tags=_tags(obj),
+    )
+
+
+def parse_status(obj: Mapping[str, Any], platform: str | None = None) -> StatusChange:
+    """A status change; ``platform`` fills a missing one."""
+    at = _time(obj, "at", required=True)
+    assert at is not None
+    plat = _str(obj, "platform") or platform
+    if plat is None:
+        raise _bad("platform", "is required when the input has several platforms or none")
+    return StatusChange(
+        platform=plat,
+        conversation_id=_req(obj, "conversation"),
+        status=_enum(obj, "status", ConversationStatus),
+        at=at,
+    )
+
+
+def _stakeholder(obj: Mapping[str, Any]) -> Stakeholder:
+    return Stakeholder(
+        id=_req(obj, "id"),
+        kind=_enum(obj, "kind", StakeholderKind, StakeholderKind.UNKNOWN),
+        display_name=_str(obj, "display_name"),
+        identities=_map(obj, "identities"),
+    )
+
+
+def _channel(obj: Mapping[str, Any]) -> Channel:
+    return Channel(
+        id=_req(obj, "id"),
+        platform=_req(obj, "platform"),
+        handle=_str(obj, "handle"),
+        created_at=_time(obj, "created_at"),
+        owner_team=_str(obj, "owner_team"),
+    )
+
+
+def _team_member(obj: Mapping[str, Any]) -> TeamMember:
+    return TeamMember(
+        id=_req(obj, "id"),
+        name=_str(obj, "name"),
+        handles=_map(obj, "handles"),
+        active_from=_time(obj, "active_from"),
+        active_until=_time(obj, "active_until"),
+    )
+
+
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], Record]] = {
+    "message": parse_message,
+    "conversation": _conversation,
+    "status": parse_status,
+    "stakeholder": _stakeholder,
+    "channel": _channel,
+    "team_member": _team_member,
+}
+
+
+def record_type(obj: Any) -> str:
+    """The record type of a decoded JSON value, after checking its keys."""
+    if not isinstance(obj, dict):
+        raise InvalidRecord(f"expected a JSON object, found {type(obj).__name__}")
+    kind = obj.get("type", "message")
+    if kind not in FIELDS:
+        raise _bad("type", f"expected one of {', '.join(RECORD_TYPES)}; found {kind!r}")
+    allowed = FIELDS[kind]
+    for key in obj:
+        if key not in allowed:
+            import difflib
+
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _bad(key, f"unknown key for a {kind} record{hint}")
+    return str(kind)
+
+
+def parse_record(obj: Any) -> Record:
+    """Validate one decoded JSON object and build its record.
+
+    Raises :class:`InvalidRecord` naming the field (line and file are added by the caller).
+    """
+    kind = record_type(obj)
+    try:
+        return _PARSERS[kind](obj)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, InvalidRecord):
+            raise
+        raise InvalidRecord(str(exc)) from None
+
+
+def _t(value: datetime | None) -> str | None:
+    return None if value is None else format_datetime(value)
+
+
+def dump_record(record: Record) -> dict[str, Any]:
+    """The canonical interchange object of a record (``None`` fields left out)."""
+    out: dict[str, Any]
+    if isinstance(record, Message):
+        out = {
+            "type": "message",
+            "id": record.id,
+            "platform": record.platform,
+            "conversation": record.conversation_id,
+            "channel": record.channel_id,
+            "author": record.author_id,
+            "direction": record.direction.value,
+            "sent_at": _t(record.sent_at),
+            "in_reply_to": record.in_reply_to,
+            "text": record.text,
+            "visibility": record.visibility.value,
+            "automated": record.automated,
+            "tags": list(record.tags),
+            "url": record.url,
+            "edited_at": _t(record.edited_at),
+            "deleted": record.deleted,
+        }
+    elif isinstance(record, Conversation):
+        out = {
+            "type": "conversation",
+            "id": record.id,
+            "platform": record.platform,
+            "channel": record.channel_id,
+            "stakeholder": record.stakeholder_id,
+            "owner": record.owner_id,
+            "status": record.status.value,
+            "tags": list(record.tags),
+        }
+    elif isinstance(record, StatusChange):
+        out = {
+            "type": "status",
+            "platform": record.platform,
+            "conversation": record.conversation_id,
+            "status": record.status.value,
+            "at": _t(record.at),
+        }
+    elif isinstance(record, Stakeholder):
+        out = {
+            "type": "stakeholder",
+            "id": record.id,
+            "kind": record.kind.value,
+            "display_name": record.display_name,
+            "identities": dict(sorted(record.identities.items())),
+        }
+    elif isinstance(record, Channel):
+        out = {
+            "type": "channel",
+            "id": record.id,
+            "platform": record.platform,
+            "handle": record.handle,
+            "created_at": _t(record.created_at),
+            "owner_team": record.owner_team,
+        }
+    else:
+        out = {
+            "type": "team_member",
+            "id": record.id,
+            "name": record.name,
+            "handles": dict(sorted(record.handles.items())),
+            "active_from": _t(record.active_from),
+            "active_until": _t(record.active_until),
+        }
+    return {k: v for k, v in out.items() if v is not None}
