@@ -1,0 +1,161 @@
+"""Threads straight from a SQLite store, without building a Message per row.
+
+The evaluator's hot path is the loop over messages; here each SQLite row is already in
+the message-tuple layout of :mod:`._facts` (``id, sent_at, direction, visibility,
+automated, tags, channel_id, text`` then ``platform, conversation_id, author_id``), so a
+conversation is a list of the rows sqlite3 returns. Three ordered streams (messages,
+conversation records, status changes) are merge-joined on ``(platform, id)``; memory
+stays bounded by one conversation plus the fetch buffers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ._facts import Thread
+
+__all__ = ["sqlite_threads"]
+
+_FETCH = 5000
+
+
+def _stream(con: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
+    cursor = con.execute(sql, params)
+    while True:
+        chunk = cursor.fetchmany(_FETCH)
+        if not chunk:
+            return
+        yield from chunk
+
+
+def sqlite_threads(
+    store: Any,
+    *,
+    as_of_us: int,
+    stakeholder_kinds: Mapping[str, str] | None = None,
+    with_text: bool = False,
+) -> Iterator[Thread] | None:
+    """Stream the threads of a file-backed SQLite store as of ``as_of_us``.
+
+    Returns ``None`` when ``store`` is not a file-backed SQLite store (the caller then
+    uses the store's ``iter_conversations``).
+    """
+    try:
+        from .._storage._sqlite import SQLiteStore
+    except ImportError:  # pragma: no cover - the backend ships with the core
+        return None
+    if not isinstance(store, SQLiteStore) or store.path == ":memory:":
+        return None
+    return _threads(store.path, as_of_us, stakeholder_kinds or {}, with_text)
+
+
+def _threads(
+    path: str, as_of_us: int, kinds: Mapping[str, str], with_text: bool
+) -> Iterator[Thread]:
+    con = sqlite3.connect(path, check_same_thread=False)
+    try:
+        text = "text" if with_text else "NULL"
+        messages = _stream(
+            con,
+            f"SELECT id, sent_at, direction, visibility, automated, tags, channel_id, {text}, "
+            "platform, conversation_id, author_id FROM messages WHERE sent_at <= ? "
+            "ORDER BY platform, conversation_id, sent_at, id",
+            (as_of_us,),
+        )
+        records = _stream(
+            con,
+            "SELECT platform, id, channel_id, stakeholder_id, owner_id, status, tags "
+            "FROM conversations ORDER BY platform, id",
+            (),
+        )
+        statuses = _stream(
+            con,
+            "SELECT platform, conversation_id, at, status FROM status_changes "
+            "WHERE at <= ? ORDER BY platform, conversation_id, at, status",
+            (as_of_us,),
+        )
+        # Conversations whose whole recorded history lies after as_of start "open".
+        later = _stream(
+            con,
+            "SELECT DISTINCT platform, conversation_id FROM status_changes WHERE at > ? "
+            "ORDER BY platform, conversation_id",
+            (as_of_us,),
+        )
+        record = next(records, None)
+        status_row = next(statuses, None)
+        later_row = next(later, None)
+        group: list[Any] = []
+        key: tuple[str, str] | None = None
+        for row in messages:
+            if key is not None and (row[9] != key[1] or row[8] != key[0]):
+                # flush the finished conversation
+                while record is not None and (record[0], record[1]) < key:
+                    record = next(records, None)
+                while status_row is not None and (status_row[0], status_row[1]) < key:
+                    status_row = next(statuses, None)
+                history: list[tuple[int, str]] = []
+                while status_row is not None and (status_row[0], status_row[1]) == key:
+                    history.append((status_row[2], status_row[3]))
+                    status_row = next(statuses, None)
+                while later_row is not None and (later_row[0], later_row[1]) < key:
+                    later_row = next(later, None)
+                has_later = later_row is not None and (later_row[0], later_row[1]) == key
+                yield _thread(key, group, record, history, has_later, kinds)
+                group = []
+            if not group:
+                key = (row[8], row[9])
+            group.append(row)
+        if group and key is not None:
+            while record is not None and (record[0], record[1]) < key:
+                record = next(records, None)
+            while status_row is not None and (status_row[0], status_row[1]) < key:
+                status_row = next(statuses, None)
+            history = []
+            while status_row is not None and (status_row[0], status_row[1]) == key:
+                history.append((status_row[2], status_row[3]))
+                status_row = next(statuses, None)
+            while later_row is not None and (later_row[0], later_row[1]) < key:
+                later_row = next(later, None)
+            has_later = later_row is not None and (later_row[0], later_row[1]) == key
+            yield _thread(key, group, record, history, has_later, kinds)
+    finally:
+        con.close()
+
+
+def _thread(
+    key: tuple[str, str],
+    group: list[Any],
+    record: Any,
+    history: list[tuple[int, str]],
+    has_later: bool,
+    kinds: Mapping[str, str],
+) -> Thread:
+    platform, cid = key
+    if record is not None and record[0] == platform and record[1] == cid:
+        channel, stakeholder, owner, stored_status = record[2], record[3], record[4], record[5]
+        tags = tuple(json.loads(record[6])) if record[6] else ()
+    else:
+        channel = group[0][6]
+        stakeholder = next((m[10] for m in group if m[2] == "inbound"), None)
+        owner, stored_status, tags = None, "open", ()
+    if history:
+        status = history[-1][1]
+    elif has_later:
+        status = "open"
+    else:
+        status = stored_status
+    return Thread(
+        platform=platform,
+        id=cid,
+        channel_id=channel,
+        stakeholder_id=stakeholder,
+        owner_id=owner,
+        status=status,
+        tags=tags,
+        history=history,
+        messages=group,
+        stakeholder_kind=kinds.get(stakeholder) if stakeholder else None,
+    )
