@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def twcs_csv() -> Path:
+    """The real Twitter customer-support sample from ../shared/data (skip when absent)."""
+    path = SHARED_DATA / "twcs-sample.csv"
+    if not path.exists():
+        pytest.skip(f"real data set not found at {path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run every test in its own directory so no test picks up a convokit.toml or db."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONVOKIT_STORE", raising=False)
+    yield
