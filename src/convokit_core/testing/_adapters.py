@@ -1,0 +1,490 @@
+"""The adapter conformance kit: the behaviour every platform adapter must have.
+
+Subclass :class:`AdapterConformance` in your plugin's tests and provide the fixtures
+listed in its docstring. Every inherited test runs your adapter against your own fake
+server, through an :class:`httpx.MockTransport` that the kit wraps to inject faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+
+from convokit_core import _http
+from convokit_core._errors import ConvokitError, MalformedPayload, SyncError
+from convokit_core._model import Page
+from convokit_core._storage._memory import MemoryStore
+from convokit_core._sync._context import SyncContext
+from convokit_core._sync._engine import sync_adapter
+
+__all__ = ["AdapterConformance", "FaultInjector", "Handler"]
+
+Handler = Callable[[httpx.Request], "httpx.Response | Awaitable[httpx.Response]"]
+"""A fake platform server: takes a request, returns (or awaits) a response."""
+
+_RUN_TIMEOUT = 30.0
+_MAX_PAGES = 10_000
+
+#: Transient failures the kit injects; each is answered once, then the request passes.
+TRANSIENT_FAULTS: tuple[str, ...] = (
+    "429-json",
+    "429-html",
+    "500",
+    "502",
+    "503-retry-after",
+    "timeout",
+    "connect-error",
+)
+
+
+class FaultInjector:
+    """Wraps a fake server, counts its requests, and answers chosen ones with a fault.
+
+    Attributes:
+        requests: every request received, in order (faulted ones included).
+        fired: the faults answered, as ``(request index, fault)``.
+    """
+
+    def __init__(
+        self,
+        server: Handler,
+        *,
+        transient: Sequence[str] = (),
+        replace_body: dict[int, bytes] | None = None,
+        replace_status: dict[int, tuple[int, bytes]] | None = None,
+    ) -> None:
+        self._server = server
+        self._transient = list(transient)
+        self._replace_body = dict(replace_body or {})
+        self._replace_status = dict(replace_status or {})
+        self.requests: list[httpx.Request] = []
+        self.fired: list[tuple[int, str]] = []
+        self.served = 0
+
+    def transport(self) -> httpx.MockTransport:
+        """An async mock transport answering through this injector."""
+        return httpx.MockTransport(self.handle)
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        index = len(self.requests)
+        self.requests.append(request)
+        # Transient faults on every other request, while any are left.
+        if self._transient and index % 2 == 0:
+            fault = self._transient.pop(0)
+            self.fired.append((index, fault))
+            return self._fault(fault, request)
+        if index in self._replace_status:
+            status, body = self._replace_status[index]
+            self.fired.append((index, f"status-{status}"))
+            return httpx.Response(
+                status, content=body, headers={"content-type": "application/json"}
+            )
+        response = self._server(request)
+        if inspect.isawaitable(response):
+            response = await response
+        self.served += 1
+        if index in self._replace_body:
+            self.fired.append((index, "malformed"))
+            return httpx.Response(
+                200,
+                content=self._replace_body[index],
+                headers={"content-type": "application/json; charset=utf-8"},
+            )
+        return response
+
+    @staticmethod
+    def _fault(fault: str, request: httpx.Request) -> httpx.Response:
+        if fault == "429-json":
+            return httpx.Response(
+                429, json={"error": "Too many requests"}, headers={"Retry-After": "0"}
+            )
+        if fault == "429-html":
+            return httpx.Response(
+                429,
+                content=b"<html><body><h1>429 Too Many Requests</h1></body></html>",
+                headers={"content-type": "text/html"},
+            )
+        if fault == "500":
+            return httpx.Response(500, text="Internal Server Error")
+        if fault == "502":
+            return httpx.Response(502, content=b"<html>Bad Gateway</html>")
+        if fault == "503-retry-after":
+            return httpx.Response(503, json={"error": "maintenance"}, headers={"Retry-After": "1"})
+        if fault == "timeout":
+            raise httpx.ReadTimeout("injected read timeout", request=request)
+        if fault == "connect-error":
+            raise httpx.ConnectError("injected connection refused", request=request)
+        raise ValueError(f"unknown fault {fault!r}")  # pragma: no cover
+
+
+def _message_ids(pages: Sequence[Page]) -> set[str]:
+    return {m.id for page in pages for m in page.all_messages()}
+
+
+def _dump(value: Any) -> str:
+    if attrs.has(type(value)):
+        return repr(attrs.asdict(value, recurse=True))
+    return repr(value)
+
+
+class AdapterConformance:
+    """Inherit from this in your plugin's tests to check your adapter's behaviour.
+
+    Provide these pytest fixtures (as methods of your subclass or in ``conftest.py``):
+
+    ``platform`` -> ``str``
+        The platform name your plugin registers.
+    ``adapter_config`` -> your attrs config instance
+        Built as a ``[[source]]`` table would build it, secrets filled in (e.g. a token
+        ``"s3cr3t-token-for-tests"``). Its base URL must point at your fake server's
+        host (any host: requests never leave the mock transport).
+    ``create_adapter`` -> ``create(config, client, context)``
+        The factory your plugin registers with ``register_platforms``.
+    ``fake_server`` -> ``Callable[[httpx.Request], httpx.Response]``
+        Serves your platform's API with fixed data spread over **at least two pages**
+        (plain function, coroutine function, or ``respx_router.handler``). It must be
+        stateless across runs (each test runs your adapter several times against it).
+    ``expected_ids`` -> ``set[str]``
+        The ``Message.id`` of every message the server holds, exactly as your adapter
+        emits them (instance-qualified where your platform needs it).
+    ``future_cursor`` -> ``str``
+        A cursor of your format that lies after everything the server holds (e.g. built
+        from ids greater than any it serves); resuming from it must yield no message.
+
+    Optional fixtures, with defaults:
+
+    ``secrets`` -> ``set[str]``
+        Strings that must never appear in reprs, logs, errors, requested URLs or the
+        store. Default: the values of ``adapter_config``'s fields marked
+        ``metadata={"secret": True}``. Add e.g. session tokens your fake server issues.
+    ``team_handles`` -> ``frozenset[str]``
+        ``[[team]]`` handles for the :class:`~convokit_core.SyncContext` (default none).
+    ``malformed_bodies`` -> ``list[bytes]``
+        200 bodies that replace one response at a time; each must fail the source with
+        :class:`~convokit_core.MalformedPayload`. Default: truncated JSON and a JSON
+        object of the wrong shape (``{"unexpected": "shape"}``).
+
+    The kit makes retries instant (it replaces the HTTP helper's sleep) and records
+    the requested waits in ``self.sleeps``. Your adapter must do its HTTP through
+    :class:`convokit_core.HttpClient` on the client the host hands it.
+
+    The tests check: pagination to the end; resuming from every intermediate cursor
+    gives the same total set; a future cursor yields nothing and no error; injected
+    429 (JSON and HTML bodies), 5xx, timeouts and connection errors give the same set;
+    a malformed response at any request fails the source with ``MalformedPayload``
+    without advancing its stored cursor, and a later clean run completes the set;
+    secrets never leak into reprs, log records, exception messages, requested URLs or
+    stored records.
+    """
+
+    # -- defaults for optional fixtures --------------------------------------------------
+
+    @pytest.fixture
+    def secrets(self, adapter_config: Any) -> set[str]:
+        found: set[str] = set()
+        if attrs.has(type(adapter_config)):
+            for field in attrs.fields(type(adapter_config)):
+                if field.metadata.get("secret"):
+                    value = getattr(adapter_config, field.name)
+                    if value:
+                        found.add(str(value))
+        return found
+
+    @pytest.fixture
+    def team_handles(self) -> frozenset[str]:
+        return frozenset()
+
+    @pytest.fixture
+    def malformed_bodies(self) -> list[bytes]:
+        return [b'{"truncated": [1, 2', b'{"unexpected": "shape"}']
+
+    @pytest.fixture(autouse=True)
+    def _instant_retries(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sleeps: list[float] = []
+
+        async def no_sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+
+        monkeypatch.setattr(_http, "_sleep", no_sleep)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _context(self, platform: str, team_handles: frozenset[str]) -> SyncContext:
+        return SyncContext(source="conformance", platform=platform, team_handles=team_handles)
+
+    def collect(
+        self,
+        create_adapter: Callable[..., Any],
+        adapter_config: Any,
+        context: SyncContext,
+        injector: FaultInjector,
+        cursor: str | None = None,
+    ) -> list[Page]:
+        """Run ``fetch(cursor)`` to the end and return its pages."""
+
+        async def run() -> list[Page]:
+            pages: list[Page] = []
+            async with httpx.AsyncClient(transport=injector.transport()) as client:
+                adapter = create_adapter(adapter_config, client, context)
+                async for page in adapter.fetch(cursor):
+                    assert isinstance(page, Page), f"fetch yielded {type(page).__name__}"
+                    assert isinstance(page.cursor, str), "a page's cursor must be a str"
+                    assert page.cursor, "a page's cursor must not be empty"
+                    pages.append(page)
+                    assert len(pages) < _MAX_PAGES, "fetch never ends"
+            return pages
+
+        return asyncio.run(asyncio.wait_for(run(), _RUN_TIMEOUT))
+
+    def sync_until_failure(
+        self,
+        create_adapter: Callable[..., Any],
+        adapter_config: Any,
+        context: SyncContext,
+        injector: FaultInjector,
+        store: MemoryStore,
+    ) -> tuple[list[Page], BaseException | None]:
+        """Write pages with their cursors like the engine; stop at the first error."""
+
+        async def run() -> tuple[list[Page], BaseException | None]:
+            pages: list[Page] = []
+            async with httpx.AsyncClient(transport=injector.transport()) as client:
+                adapter = create_adapter(adapter_config, client, context)
+                try:
+                    async for page in adapter.fetch(store.get_cursor("conformance")):
+                        store.write(page, source="conformance", cursor=page.cursor)
+                        pages.append(page)
+                except Exception as exc:
+                    return pages, exc
+            return pages, None
+
+        return asyncio.run(asyncio.wait_for(run(), _RUN_TIMEOUT))
+
+    # -- the tests -----------------------------------------------------------------------
+
+    def test_paginates_to_the_end(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        expected_ids: set[str],
+        team_handles: frozenset[str],
+    ) -> None:
+        assert expected_ids, "expected_ids must not be empty"
+        pages = self.collect(
+            create_adapter,
+            adapter_config,
+            self._context(platform, team_handles),
+            FaultInjector(fake_server),
+        )
+        assert len(pages) >= 2, "the fake server must serve the data over at least two pages"
+        assert _message_ids(pages) == set(expected_ids)
+        for page in pages:
+            for message in page.all_messages():
+                assert message.platform == platform
+
+    def test_resume_from_every_cursor_gives_the_same_set(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        expected_ids: set[str],
+        team_handles: frozenset[str],
+    ) -> None:
+        context = self._context(platform, team_handles)
+        pages = self.collect(create_adapter, adapter_config, context, FaultInjector(fake_server))
+        seen: set[str] = set()
+        for index, page in enumerate(pages):
+            seen |= {m.id for m in page.all_messages()}
+            rest = self.collect(
+                create_adapter, adapter_config, context, FaultInjector(fake_server), page.cursor
+            )
+            assert seen | _message_ids(rest) == set(expected_ids), (
+                f"resuming after page {index + 1} of {len(pages)} (cursor {page.cursor!r}) "
+                "lost messages"
+            )
+
+    def test_future_cursor_yields_nothing(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        future_cursor: str,
+        team_handles: frozenset[str],
+    ) -> None:
+        pages = self.collect(
+            create_adapter,
+            adapter_config,
+            self._context(platform, team_handles),
+            FaultInjector(fake_server),
+            future_cursor,
+        )
+        assert _message_ids(pages) == set()
+
+    def test_transient_faults_give_the_same_set(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        expected_ids: set[str],
+        team_handles: frozenset[str],
+    ) -> None:
+        injector = FaultInjector(fake_server, transient=TRANSIENT_FAULTS)
+        pages = self.collect(
+            create_adapter, adapter_config, self._context(platform, team_handles), injector
+        )
+        assert _message_ids(pages) == set(expected_ids)
+        assert len(injector.fired) == min(len(TRANSIENT_FAULTS), injector.served), injector.fired
+        assert len(injector.fired) >= 2
+        # Every fault was retried after a wait chosen by the HTTP helper.
+        assert len(self.sleeps) == len(injector.fired)
+        fired = dict(injector.fired)
+        if "503-retry-after" in fired.values():
+            assert max(self.sleeps) >= 1.0, "Retry-After: 1 was not honoured"
+
+    def test_malformed_response_fails_without_advancing_the_cursor(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        expected_ids: set[str],
+        team_handles: frozenset[str],
+        malformed_bodies: list[bytes],
+    ) -> None:
+        context = self._context(platform, team_handles)
+        baseline = FaultInjector(fake_server)
+        self.collect(create_adapter, adapter_config, context, baseline)
+        total = len(baseline.requests)
+        indices = (
+            sorted({round(i * (total - 1) / 11) for i in range(12)})
+            if total > 12
+            else list(range(total))
+        )
+        for body in malformed_bodies:
+            for index in indices:
+                store = MemoryStore()
+                injector = FaultInjector(fake_server, replace_body={index: body})
+                pages, error = self.sync_until_failure(
+                    create_adapter, adapter_config, context, injector, store
+                )
+                where = f"malformed body {body!r} at request {index + 1} of {total}"
+                assert error is not None, f"{where}: the adapter did not fail"
+                assert isinstance(error, MalformedPayload), (
+                    f"{where}: expected MalformedPayload, got {type(error).__name__}: {error}"
+                )
+                expected_cursor = pages[-1].cursor if pages else None
+                assert store.get_cursor("conformance") == expected_cursor, where
+                # A clean run afterwards completes the set from the stored cursor.
+                rest, again = self.sync_until_failure(
+                    create_adapter, adapter_config, context, FaultInjector(fake_server), store
+                )
+                assert again is None, f"{where}: the clean resume failed: {again}"
+                assert _message_ids(pages) | _message_ids(rest) == set(expected_ids), where
+                stored = {m.id for m in store.iter_messages()}
+                assert stored == set(expected_ids), where
+
+    def test_engine_records_a_failed_source(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        malformed_bodies: list[bytes],
+        secrets: set[str],
+    ) -> None:
+        store = MemoryStore()
+        injector = FaultInjector(fake_server, replace_body={0: malformed_bodies[0]})
+
+        async def run() -> Any:
+            async with httpx.AsyncClient(transport=injector.transport()) as client:
+                adapter = create_adapter(
+                    adapter_config, client, self._context(platform, team_handles)
+                )
+                return await sync_adapter(adapter, store, source="conformance", in_thread=False)
+
+        result = asyncio.run(asyncio.wait_for(run(), _RUN_TIMEOUT))
+        assert not result.ok
+        assert result.error
+        assert store.get_cursor("conformance") is None
+        runs = list(store.iter_sync_runs("conformance"))
+        assert len(runs) == 1
+        assert not runs[0].ok
+        for secret in secrets:
+            assert secret not in (result.error or "")
+
+    def test_secrets_never_leak(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        secrets: set[str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        if not secrets:
+            pytest.skip("this adapter's config has no secret fields")
+        context = self._context(platform, team_handles)
+        texts: list[str] = [repr(adapter_config), str(adapter_config)]
+        caplog.set_level(logging.DEBUG)
+
+        # A full sync with transient faults (retries are logged) into a store.
+        store = MemoryStore()
+        injector = FaultInjector(fake_server, transient=TRANSIENT_FAULTS)
+
+        async def full_run() -> None:
+            async with httpx.AsyncClient(transport=injector.transport()) as client:
+                adapter = create_adapter(adapter_config, client, context)
+                texts.append(repr(adapter))
+                texts.append(str(adapter))
+                result = await sync_adapter(adapter, store, source="conformance", in_thread=False)
+                assert result.ok, result.error
+
+        asyncio.run(asyncio.wait_for(full_run(), _RUN_TIMEOUT))
+        texts += [_dump(m) for m in store.iter_messages()]
+        texts += [_dump(c) for c in store.iter_conversation_records()]
+        texts += [_dump(s) for s in store.iter_stakeholders()]
+        texts += [_dump(c) for c in store.iter_channels()]
+        texts += [_dump(t) for t in store.iter_team_members()]
+        texts += [_dump(r) for r in store.iter_sync_runs()]
+        texts.append(str(store.get_cursor("conformance")))
+        texts += [str(r.url) for r in injector.requests]
+
+        # Failures: the platform rejects the credentials and echoes them back, at the
+        # first request and at a later one; and a malformed body.
+        echo = ("invalid credentials: " + " ".join(sorted(secrets))).encode()
+        body = b'{"error": "' + echo + b'"}'
+        for failing in (0, 1, 2):
+            for status in (401, 403):
+                store_f = MemoryStore()
+                faulty = FaultInjector(fake_server, replace_status={failing: (status, body)})
+                _, error = self.sync_until_failure(
+                    create_adapter, adapter_config, context, faulty, store_f
+                )
+                if error is not None:
+                    assert isinstance(error, ConvokitError), (
+                        f"HTTP {status} raised {type(error).__name__}, not a ConvokitError"
+                    )
+                    assert isinstance(error, SyncError)
+                    texts += [str(error), repr(error), repr(error.args)]
+                    cause = error.__cause__ or error.__context__
+                    if cause is not None:
+                        texts.append(str(cause))
+        texts += [record.getMessage() for record in caplog.records]
+        texts += [str(record.args) for record in caplog.records if record.args]
+        for secret in secrets:
+            leaks = [t for t in texts if secret in t]
+            assert not leaks, f"a secret leaked into: {leaks[0][:300]!r}"
