@@ -1,0 +1,91 @@
+"""One session per adapter, refreshed on expiry, never re-created per request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from conftest import APP_PASSWORD, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
+
+from convokit_core import HttpError
+from convokit_core._sync import SyncContext
+
+CREATE = "com.atproto.server.createSession"
+REFRESH = "com.atproto.server.refreshSession"
+
+
+def test_one_session_for_the_whole_sync(fake: FakeBluesky, context: SyncContext) -> None:
+    sync(context)
+    queries = sum(n for nsid, n in fake.calls.items() if nsid.startswith("app.bsky."))
+    assert queries >= 10
+    assert fake.calls[CREATE] == 1
+    assert fake.calls[REFRESH] == 0
+    # Every query carried the access token; the login carried none.
+    for request in fake.requests:
+        auth = request.headers.get("authorization")
+        if request.url.path.endswith(CREATE):
+            assert auth is None
+        else:
+            assert auth == f"Bearer {SESSION['accessJwt']}"
+
+
+def _sync_expiring_after(fake: FakeBluesky, context: SyncContext, pages: int) -> list[Any]:
+    """Sync, expiring the access token after ``pages`` pages."""
+
+    async def run() -> list[Any]:
+        async with httpx.AsyncClient() as client:
+            adapter = make_adapter(context, client)
+            out = []
+            async for page in adapter.fetch(None):
+                out.append(page)
+                if len(out) == pages:
+                    fake.expire_access()
+            return out
+
+    return asyncio.run(run())
+
+
+def test_expired_access_token_is_refreshed_once(fake: FakeBluesky, context: SyncContext) -> None:
+    pages = _sync_expiring_after(fake, context, 1)
+    assert fake.calls[CREATE] == 1
+    assert fake.calls[REFRESH] == 1
+    refresh = [r for r in fake.requests if r.url.path.endswith(REFRESH)][0]
+    assert refresh.headers["authorization"] == f"Bearer {SESSION['refreshJwt']}"
+    # After the refresh, queries use the new access token.
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {REFRESHED['accessJwt']}"
+    # Nothing was lost to the expiry.
+    assert {m.id for page in pages for m in page.messages} == {
+        m.id for page in sync(context) for m in page.messages
+    }
+
+
+def test_rejected_refresh_token_creates_a_new_session(
+    fake: FakeBluesky, context: SyncContext
+) -> None:
+    fake.refresh_rejected = True
+    pages = _sync_expiring_after(fake, context, 2)
+    assert len(pages) == 4
+    assert fake.calls[REFRESH] == 1
+    assert fake.calls[CREATE] == 2
+
+
+def test_wrong_app_password_fails_clearly(fake: FakeBluesky, context: SyncContext) -> None:
+    with pytest.raises(HttpError) as info:
+        sync(context, app_password="zzzz-zzzz-zzzz-zzzz")
+    assert info.value.status == 401
+    assert "Invalid identifier or password" in str(info.value)
+    assert "zzzz-zzzz" not in str(info.value)
+    assert APP_PASSWORD not in str(info.value)
+    # The login is not retried (a POST), so a bad password costs one attempt.
+    assert fake.calls[CREATE] == 1
+
+
+def test_other_client_errors_are_not_treated_as_expiry(
+    fake: FakeBluesky, context: SyncContext
+) -> None:
+    fake.faults = [httpx.Response(400, json={"error": "InvalidRequest", "message": "bad limit"})]
+    with pytest.raises(HttpError, match="bad limit"):
+        sync(context)
+    assert fake.calls[REFRESH] == 0
