@@ -36,6 +36,7 @@ ENTRY_POINT_GROUP = "convokit"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "convokit_core._storage._memory",
     "convokit_core._storage._sqlite",
+    "convokit_core._policy._plugin",
 )
 
 T = TypeVar("T")

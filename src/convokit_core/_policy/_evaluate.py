@@ -27,7 +27,7 @@ from ._facts import (
 from ._findings import STATUSES, CheckReport, CommitmentSummary, Finding, Outcome, Status
 from ._rules import Rule, _Composite, Scoped, rule_uses_stakeholders
 
-__all__ = ["Classifier", "Commitment", "Evaluation", "check", "evaluate"]
+__all__ = ["Classifier", "Commitment", "Evaluation", "check_commitments", "evaluate"]
 
 log = logging.getLogger("convokit.policy")
 
@@ -341,7 +341,7 @@ def _default_classifiers() -> list[Classifier]:
     return [reg.value for reg in get_plugin_manager().classifiers]
 
 
-def check(
+def check_commitments(
     store: StorageBackend,
     commitments: Sequence[Commitment],
     *,
