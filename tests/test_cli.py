@@ -32,7 +32,7 @@ def test_bad_input_is_one_clear_error_exit_2_and_nothing_written() -> None:
     code, out, err = run("--store", "sqlite:///s.db", "import", "-", input=MSG % "1" + '{"id": 2}\n')
     assert code == 2
     assert "Traceback" not in err
-    assert "<stdin>, line 2, field 'sent_at': is required" in err
+    assert "<stdin>, line 2, field 'platform': is required" in err
     assert err.startswith("Error: 1 invalid record(s); nothing was written")
     code, out, _ = run("--store", "sqlite:///s.db", "export")
     assert out == ""

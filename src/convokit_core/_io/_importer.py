@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +19,15 @@ from .._model import (
     TeamMember,
 )
 from ..protocols import StorageBackend
-from ._records import parse_message, parse_record, parse_status, record_type
+from .._timeutil import to_micros
+from ._records import (
+    message_from_values,
+    message_values,
+    parse_message,
+    parse_record,
+    parse_status,
+    record_type,
+)
 
 __all__ = ["ImportResult", "import_records"]
 
@@ -46,6 +55,7 @@ class ImportResult:
 
 class _Buffers:
     def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
         self.messages: list[Message] = []
         self.conversations: list[Conversation] = []
         self.status: list[StatusChange] = []
@@ -55,13 +65,19 @@ class _Buffers:
 
     def __len__(self) -> int:
         return (
-            len(self.messages)
+            len(self.rows)
+            + len(self.messages)
             + len(self.conversations)
             + len(self.status)
             + len(self.stakeholders)
             + len(self.channels)
             + len(self.team)
         )
+
+    def take_rows(self) -> list[tuple[Any, ...]]:
+        rows = self.rows[:]
+        self.rows.clear()
+        return rows
 
     def take(self) -> Batch:
         batch = Batch(
@@ -72,7 +88,12 @@ class _Buffers:
             channels=self.channels,
             team_members=self.team,
         )
-        self.__init__()  # type: ignore[misc]
+        self.messages = []
+        self.conversations = []
+        self.status = []
+        self.stakeholders = []
+        self.channels = []
+        self.team = []
         return batch
 
 
@@ -106,17 +127,37 @@ def import_records(
 
     def flush(tx: Any, *, force: bool = False) -> None:
         if len(buffers) >= batch_size or (force and len(buffers)):
+            rows = buffers.take_rows()
             batch = buffers.take()
             if skip_invalid or not errors:
+                if rows:
+                    tx.write_message_rows(rows)
                 tx.write(batch)
 
     with store.transaction() as tx:
+        # Backends that take pre-built message rows (SQLite) skip the Message objects.
+        fast_rows = hasattr(tx, "write_message_rows")
+        rows = buffers.rows
         for line, obj in items:
             try:
                 if isinstance(obj, InvalidRecord):
                     raise obj
                 kind = record_type(obj)
-                if kind == "message" and not obj.get("conversation"):
+                if kind == "message" and obj.get("conversation"):
+                    values = message_values(obj)
+                    conversation_of[(values[0], values[1])] = values[2]
+                    platforms.add(values[0])
+                    counts["message"] += 1
+                    if fast_rows:
+                        rows.append(_row(values))
+                        if len(rows) >= batch_size:
+                            flush(tx)
+                    else:
+                        buffers.messages.append(message_from_values(values))
+                        if len(buffers.messages) >= batch_size:
+                            flush(tx)
+                    continue
+                if kind == "message":
                     msg = parse_message(obj, conversation=_PENDING)
                     pending[(msg.platform, msg.id)] = (line, msg)
                     platforms.add(msg.platform)
@@ -162,6 +203,15 @@ def import_records(
             raise InputError(errors)
     errors.sort(key=lambda e: e.line or 0)
     return ImportResult(counts=counts, derived_conversations=derived, skipped=tuple(errors))
+
+
+def _row(v: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A :func:`message_values` tuple as a ``messages`` table row."""
+    return (
+        v[0], v[1], v[2], v[3], v[4], v[5], to_micros(v[6]), v[7], v[8], v[9],
+        1 if v[10] else 0, json.dumps(list(v[11]), ensure_ascii=False) if v[11] else None,
+        v[12], None if v[13] is None else to_micros(v[13]), 1 if v[14] else 0,
+    )  # fmt: skip
 
 
 def _resolve_pending(

@@ -17,11 +17,13 @@ __all__ = ["export_jsonl", "import_jsonl", "iter_export", "read_jsonl"]
 def read_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
     """``(line number, decoded object)`` for every non-blank line; a line that is not
     valid JSON yields an :class:`InvalidRecord` in place of the object."""
-    loads = json.loads
+    loads = json.JSONDecoder().decode
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
+            if isinstance(line, bytes):
+                line = line.decode("utf-8")
             yield number, loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

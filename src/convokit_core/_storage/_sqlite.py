@@ -252,6 +252,11 @@ class _Writer:
     def write(self, batch: Batch) -> None:
         self._store._write_rows(batch)
 
+    def write_message_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert pre-built ``messages`` rows (column order of :func:`message_row`);
+        the fast path of the importer."""
+        self._store._con.executemany(_UPSERT_MESSAGE, rows)
+
     def set_cursor(self, source: str, cursor: str) -> None:
         self._store._con.execute(
             _UPSERT_CURSOR, (source, cursor, to_micros(datetime.now().astimezone()))
@@ -400,14 +405,6 @@ class SQLiteStore:
                     for t in batch.team_members
                 ),
             )
-
-    def write_message_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Upsert pre-built ``messages`` rows inside an open :meth:`transaction`.
-
-        The fast path of the JSONL importer; rows are in the column order of
-        :func:`message_row`.
-        """
-        self._con.executemany(_UPSERT_MESSAGE, rows)
 
     @contextmanager
     def _transaction(self) -> Iterator[_Writer]:
