@@ -80,9 +80,9 @@ class FakeBluesky:
     # -- respx ---------------------------------------------------------------------------
 
     def install(self, router: respx.MockRouter) -> None:
-        router.route(host="pds.test").mock(side_effect=self._handle)
+        router.route(host="pds.test").mock(side_effect=self.handle)
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         nsid = request.url.path.removeprefix("/xrpc/")
         self.calls[nsid] += 1
@@ -162,6 +162,7 @@ async def _instant(_: float) -> None:
 def make_adapter(context: SyncContext, client: httpx.AsyncClient, **config: Any) -> Any:
     """An adapter on the fake PDS, with instant retries."""
     from convokit_bluesky import BlueskyAdapter, BlueskyConfig
+
     from convokit_core._http import RetryPolicy
 
     settings: dict[str, Any] = {"handle": HANDLE, "app_password": APP_PASSWORD, "service": SERVICE}

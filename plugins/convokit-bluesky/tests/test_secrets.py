@@ -7,8 +7,8 @@ import logging
 import httpx
 import pytest
 from conftest import APP_PASSWORD, HANDLE, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
-
 from convokit_bluesky import BlueskyConfig
+
 from convokit_core import HttpError
 from convokit_core._sync import SyncContext
 

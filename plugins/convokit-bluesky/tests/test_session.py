@@ -51,7 +51,7 @@ def test_expired_access_token_is_refreshed_once(fake: FakeBluesky, context: Sync
     pages = _sync_expiring_after(fake, context, 1)
     assert fake.calls[CREATE] == 1
     assert fake.calls[REFRESH] == 1
-    refresh = [r for r in fake.requests if r.url.path.endswith(REFRESH)][0]
+    refresh = next(r for r in fake.requests if r.url.path.endswith(REFRESH))
     assert refresh.headers["authorization"] == f"Bearer {SESSION['refreshJwt']}"
     # After the refresh, queries use the new access token.
     assert fake.requests[-1].headers["authorization"] == f"Bearer {REFRESHED['accessJwt']}"

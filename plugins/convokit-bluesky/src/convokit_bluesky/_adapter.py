@@ -118,19 +118,24 @@ class BlueskyAdapter:
             messages: dict[str, Message] = {}
             people: dict[str, Stakeholder] = {}
             for post in posts:
-                messages[post.uri] = message_from_post(post, is_ours=is_ours, channel_id=session.did)
+                messages[post.uri] = message_from_post(
+                    post, is_ours=is_ours, channel_id=session.did
+                )
                 if not is_ours(post):
                     people[post.author_did] = stakeholder_from_author(post)
             channels: tuple[Channel, ...] = ()
             if messages and not channel:
                 channel.append(await self._channel(session))
                 channels = tuple(channel)
-            return Page(
-                messages=tuple(messages.values()),
-                stakeholders=tuple(people.values()),
-                channels=channels,
-                cursor=encode(new_state),
-            )
+            # Passed as a mapping: mypy cannot type attrs' ``converter=tuple`` fields of
+            # Page (it reports any iterable as incompatible with ``Iterable[_T_co]``).
+            fields: dict[str, Any] = {
+                "messages": tuple(messages.values()),
+                "stakeholders": tuple(people.values()),
+                "channels": channels,
+                "cursor": encode(new_state),
+            }
+            return Page(**fields)
 
         while True:
             position = state.mentions
@@ -264,6 +269,11 @@ class BlueskyAdapter:
     async def _channel(self, session: Session) -> Channel:
         """Our account as a channel, with its creation time from the profile."""
         profile = _mapping(await self._xrpc.query(GET_PROFILE, {"actor": session.did}), GET_PROFILE)
+        if profile.get("did") != session.did:
+            raise MalformedPayload(
+                f"{GET_PROFILE}: expected the profile of {session.did}, found did "
+                f"{profile.get('did')!r}"
+            )
         return Channel(
             id=session.did,
             platform=PLATFORM,

@@ -50,14 +50,13 @@ class BlueskyConfig:
 
     handle: str = attrs.field(converter=_handle)
     """Our account's handle (a leading ``@`` is dropped); also counted as ours."""
-    app_password: str = attrs.field(
-        repr=False, validator=_non_empty, metadata={"secret": True}
-    )
+    app_password: str = attrs.field(repr=False, validator=_non_empty, metadata={"secret": True})
     """An app password (Settings → Privacy and security → App passwords), never the
     account password. Secret: never shown in ``repr``, logs, errors or the store."""
     service: str = attrs.field(default=DEFAULT_SERVICE, converter=_service)
     """The PDS (or entryway) that creates the session and answers queries."""
     page_size: int = attrs.field(
-        default=50, validator=[attrs.validators.instance_of(int), attrs.validators.in_(range(1, 101))]
+        default=50,
+        validator=[attrs.validators.instance_of(int), attrs.validators.in_(range(1, 101))],
     )
-    """Items per listing page (``limit``, 1–100)."""
+    """Items per listing page (``limit``, 1 to 100)."""

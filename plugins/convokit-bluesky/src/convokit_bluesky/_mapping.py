@@ -200,7 +200,9 @@ def flatten_thread(node: object, *, where: str = "thread") -> Iterator[PostRef]:
             stack.append((parent, f"{path}.parent", True))
         replies = obj.get("replies", [])
         if not isinstance(replies, list):
-            raise MalformedPayload(f"{path}.replies: expected a list, found {type(replies).__name__}")
+            raise MalformedPayload(
+                f"{path}.replies: expected a list, found {type(replies).__name__}"
+            )
         for index, reply in enumerate(replies):
             stack.append((reply, f"{path}.replies[{index}]", False))
 

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import httpx
 
-from convokit_core import HttpError, MalformedPayload
+from convokit_core import ConvokitError, HttpError, MalformedPayload
 from convokit_core._http import HttpClient, ResetStyle, RetryPolicy
 
 __all__ = ["Session", "XrpcClient", "xrpc_error"]
@@ -27,6 +27,7 @@ CREATE_SESSION = "com.atproto.server.createSession"
 REFRESH_SESSION = "com.atproto.server.refreshSession"
 
 _EXPIRED = frozenset({"ExpiredToken", "InvalidToken"})
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ERROR_NAME = re.compile(r"HTTP \d{3}[^:]*: ([A-Za-z][A-Za-z0-9]*)\b")
 
 
@@ -121,7 +122,7 @@ class XrpcClient:
     async def session(self) -> Session:
         """The current session, created on first use."""
         if self._session is None:
-            await self._create()
+            await self._scrubbed(self._create())
         assert self._session is not None
         return self._session
 
@@ -129,8 +130,11 @@ class XrpcClient:
         """``GET /xrpc/{nsid}`` with the session's access token; JSON answer.
 
         An expired access token is refreshed (or, failing that, the session re-created)
-        and the query repeated once.
+        and the query repeated once. Errors never carry the password or a token.
         """
+        return await self._scrubbed(self._query(nsid, params))
+
+    async def _query(self, nsid: str, params: Mapping[str, Any]) -> Any:
         await self.session()
         try:
             return await self._http.get_json(f"xrpc/{nsid}", params=dict(params))
@@ -141,12 +145,40 @@ class XrpcClient:
         await self._refresh()
         return await self._http.get_json(f"xrpc/{nsid}", params=dict(params))
 
+    async def _scrubbed(self, call: Awaitable[Any]) -> Any:
+        """Await ``call``; re-raise its convokit error with every secret removed.
+
+        The new error is raised outside the handler, so neither ``__cause__`` nor
+        ``__context__`` keeps the original (whose text a platform may have filled
+        with an echo of our credentials).
+        """
+        try:
+            return await call
+        except HttpError as exc:
+            failure: ConvokitError = HttpError(
+                self._scrub(str(exc)), status=exc.status, url=self._scrub(exc.url or "") or None
+            )
+        except MalformedPayload as exc:
+            failure = MalformedPayload(self._scrub(str(exc)))
+        raise failure
+
+    def _scrub(self, text: str) -> str:
+        secrets = [self._password]
+        if self._session is not None:
+            secrets += [self._session.access_jwt, self._session.refresh_jwt]
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        # Any other JWT (a token of an earlier session, echoed by a server) goes too.
+        return _JWT.sub("***", text)
+
     async def _create(self) -> None:
         logger.info("creating a Bluesky session for %s", self._identifier)
         # The login goes through a helper holding no token at all.
+        # A login has no side effect worth guarding, so 429, 5xx and timeouts are retried.
         data = await self._helper().post_json(
             f"xrpc/{CREATE_SESSION}",
             json={"identifier": self._identifier, "password": self._password},
+            idempotent=True,
         )
         self._install(Session.from_json(data, what=CREATE_SESSION))
 
@@ -155,11 +187,15 @@ class XrpcClient:
         # refreshSession authenticates with the refresh token instead of the access token.
         refresher = self._helper({"Authorization": f"Bearer {self._session.refresh_jwt}"})
         try:
-            data = await refresher.post_json(f"xrpc/{REFRESH_SESSION}")
+            # Retrying is safe: if a lost answer had rotated the token, the retry is
+            # rejected and a new session is created below.
+            data = await refresher.post_json(f"xrpc/{REFRESH_SESSION}", idempotent=True)
         except HttpError as exc:
             if exc.status not in (400, 401):
                 raise
-            logger.info("Bluesky refresh token rejected (%s); creating a new session", xrpc_error(exc))
+            logger.info(
+                "Bluesky refresh token rejected (%s); creating a new session", xrpc_error(exc)
+            )
             self._session = None
             await self._create()
             return
