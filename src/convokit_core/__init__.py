@@ -8,6 +8,7 @@ private. :mod:`convokit_core.protocols`, :mod:`convokit_core.hookspecs` and
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from ._cli import CliState, pass_state
 from ._errors import (
     ConfigError,
     ConvokitError,
@@ -20,6 +21,9 @@ from ._errors import (
     StorageError,
     SyncError,
 )
+from ._io._csv import ColumnMapping, import_csv, load_mapping
+from ._io._importer import ImportResult
+from ._io._jsonl import export_jsonl, import_jsonl
 from ._model import (
     Batch,
     Channel,
@@ -55,12 +59,15 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Batch",
     "Channel",
+    "CliState",
+    "ColumnMapping",
     "ConfigError",
     "Conversation",
     "ConversationStatus",
     "ConvokitError",
     "Direction",
     "HttpError",
+    "ImportResult",
     "InputError",
     "InvalidRecord",
     "MalformedPayload",
@@ -81,11 +88,16 @@ __all__ = [
     "TeamMember",
     "Visibility",
     "__version__",
+    "export_jsonl",
     "format_datetime",
     "get_plugin_manager",
     "hookimpl",
+    "import_csv",
+    "import_jsonl",
+    "load_mapping",
     "open_store",
     "parse_datetime",
     "parse_duration",
+    "pass_state",
     "set_plugin_manager",
 ]

@@ -1,0 +1,54 @@
+"""Developer tasks: ``nox`` runs them all (tests, typecheck, lint, plugins)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests", "plugins"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The core test suite."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """``mypy --strict`` over src/ and every plugins/*/src."""
+    session.install("mypy>=1.10", "-e", ".[test]", *[arg for p in PLUGINS for arg in ("-e", str(p))])
+    session.run("mypy", "--strict", "src", *[str(p / "src") for p in PLUGINS])
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def plugins(session: nox.Session) -> None:
+    """Install each distribution under plugins/ and run its tests."""
+    session.install("-e", ".[test]")
+    for plugin in PLUGINS:
+        session.install("-e", f"{plugin}[test]" if _has_test_extra(plugin) else str(plugin))
+    for plugin in PLUGINS:
+        if (plugin / "tests").is_dir():
+            session.run("pytest", "-q", str(plugin / "tests"), *session.posargs)
+
+
+def _has_test_extra(plugin: Path) -> bool:
+    import tomllib
+
+    data = tomllib.loads((plugin / "pyproject.toml").read_text(encoding="utf-8"))
+    return "test" in data.get("project", {}).get("optional-dependencies", {})
