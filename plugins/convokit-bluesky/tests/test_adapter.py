@@ -62,6 +62,8 @@ def test_full_sync_reads_threads_and_own_posts(fake: FakeBluesky, context: SyncC
     # Our account, and Sam, a team member matched by handle case-insensitively.
     assert outbound == {"a_us", "b_root", "b_us", "o_old", "a_sam"}
     assert all(m.platform == "bluesky" and m.channel_id == OUR_DID for m in messages.values())
+    # Each thread is read once per run: A, B, F, and C's deleted root then Dave's post.
+    assert fake.calls["app.bsky.feed.getPostThread"] == 5
 
 
 def test_thread_structure(fake: FakeBluesky, context: SyncContext) -> None:

@@ -113,6 +113,7 @@ class BlueskyAdapter:
             return post.author_did == session.did or context.is_ours(post.handle)
 
         channel: list[Channel] = []
+        threads_read: set[str] = set()
 
         async def page(posts: Iterable[PostRef], new_state: State) -> Page:
             messages: dict[str, Message] = {}
@@ -140,7 +141,7 @@ class BlueskyAdapter:
         while True:
             position = state.mentions
             scanned = await self._notifications(position)
-            posts = await self._threads([post for _, post in scanned.fresh])
+            posts = await self._threads([post for _, post in scanned.fresh], threads_read)
             new_state = attrs.evolve(state, mentions=self._advance(position, scanned))
             if posts or new_state != state:
                 yield await page(posts, new_state)
@@ -187,13 +188,20 @@ class BlueskyAdapter:
                 fresh.append((when, post))
         return _Scanned(fresh=fresh, next_cursor=_next_cursor(data, items, behind))
 
-    async def _threads(self, notified: list[PostRef]) -> list[PostRef]:
-        """The notified posts plus every readable post of their threads."""
+    async def _threads(self, notified: list[PostRef], threads_read: set[str]) -> list[PostRef]:
+        """The notified posts plus every readable post of their threads.
+
+        A thread already read during this fetch (``threads_read``, updated here) is not
+        read again: an earlier page of this run delivered it.
+        """
         by_root: dict[str, list[PostRef]] = {}
         for post in notified:
             by_root.setdefault(root_uri(post), []).append(post)
         posts: dict[str, PostRef] = {post.uri: post for post in notified}
         for root, members in by_root.items():
+            if root in threads_read:
+                continue
+            threads_read.add(root)
             thread = await self._thread(root, parent_height=0)
             if thread is None:
                 # The root is gone (deleted or blocked): read upwards from each member.
