@@ -24,7 +24,9 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """``mypy --strict`` over src/ and every plugins/*/src."""
-    session.install("mypy>=1.10", "-e", ".[test]", *[arg for p in PLUGINS for arg in ("-e", str(p))])
+    session.install(
+        "mypy>=1.10", "-e", ".[test]", *[arg for p in PLUGINS for arg in ("-e", str(p))]
+    )
     session.run("mypy", "--strict", "src", *[str(p / "src") for p in PLUGINS])
 
 

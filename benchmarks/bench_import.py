@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from convokit_core import open_store
 from convokit_core._io._jsonl import import_jsonl
-from convokit_core._storage._sqlite import _MIGRATIONS, _UPSERT_MESSAGE, message_row
 from convokit_core._io._records import parse_message
+from convokit_core._storage._sqlite import _MIGRATIONS, _UPSERT_MESSAGE, message_row
 
 
 def generate(n: int, seed: int = 7) -> str:
@@ -46,7 +46,7 @@ def generate(n: int, seed: int = 7) -> str:
                 "author": f"u{conv}" if inbound else "acme",
                 "direction": "inbound" if inbound else "outbound",
                 "sent_at": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "text": "my order #%d has not arrived and nobody answers" % i
+                "text": f"my order #{i} has not arrived and nobody answers"
                 if inbound
                 else "Sorry about that! Please DM us your order number.",
             }

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ def twcs_csv() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run every test in its own directory so no test picks up a convokit.toml or db."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CONVOKIT_STORE", raising=False)
-    yield

@@ -29,7 +29,9 @@ def test_import_from_stdin_then_export_to_stdout() -> None:
 
 
 def test_bad_input_is_one_clear_error_exit_2_and_nothing_written() -> None:
-    code, out, err = run("--store", "sqlite:///s.db", "import", "-", input=MSG % "1" + '{"id": 2}\n')
+    code, out, err = run(
+        "--store", "sqlite:///s.db", "import", "-", input=MSG % "1" + '{"id": 2}\n'
+    )
     assert code == 2
     assert "Traceback" not in err
     assert "<stdin>, line 2, field 'platform': is required" in err
@@ -39,7 +41,9 @@ def test_bad_input_is_one_clear_error_exit_2_and_nothing_written() -> None:
 
 
 def test_skip_invalid_reports_each_bad_line() -> None:
-    code, out, err = run("--store", "memory:", "import", "--skip-invalid", "-", input=MSG % "1" + "nope\n")
+    code, out, err = run(
+        "--store", "memory:", "import", "--skip-invalid", "-", input=MSG % "1" + "nope\n"
+    )
     assert code == 0
     assert "skipped: <stdin>, line 2: invalid JSON" in err
     assert "Imported 1 message " in out
@@ -104,7 +108,11 @@ def test_plugins_json_lists_builtins_with_all() -> None:
     payload = json.loads(out)
     storage = {name for p in payload["plugins"] for name in p["registered"].get("storage", [])}
     assert {"memory", "sqlite"} <= storage
-    assert all(p["builtin"] for p in payload["plugins"] if "storage" in p["registered"] and set(p["registered"]["storage"]) <= {"memory", "sqlite"})
+    assert all(
+        p["builtin"]
+        for p in payload["plugins"]
+        if "storage" in p["registered"] and set(p["registered"]["storage"]) <= {"memory", "sqlite"}
+    )
     code, out, _ = run("plugins", "--format", "json")
     assert all(not p["builtin"] for p in json.loads(out)["plugins"])
 

@@ -22,9 +22,14 @@ T = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def msg(**kw: object) -> Message:
-    fields: dict[str, object] = dict(
-        id="1", platform="p", conversation_id="c", author_id="a", direction="inbound", sent_at=T
-    )
+    fields: dict[str, object] = {
+        "id": "1",
+        "platform": "p",
+        "conversation_id": "c",
+        "author_id": "a",
+        "direction": "inbound",
+        "sent_at": T,
+    }
     fields.update(kw)
     return Message(**fields)  # type: ignore[arg-type]
 
@@ -86,7 +91,10 @@ def test_team_member_activity_window() -> None:
 
 def test_batch_flattens_conversations() -> None:
     inner = msg(id="in")
-    batch = Batch(messages=[msg(id="out")], conversations=[Conversation(id="c", platform="p", messages=[inner])])
+    batch = Batch(
+        messages=[msg(id="out")],
+        conversations=[Conversation(id="c", platform="p", messages=[inner])],
+    )
     assert [m.id for m in batch.all_messages()] == ["out", "in"]
     assert len(batch) == 2
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from convokit_core import PluginError, PluginManager, hookimpl, open_store
-from convokit_core import hookspecs
+from convokit_core import PluginError, PluginManager, hookimpl, hookspecs, open_store
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -82,7 +81,9 @@ def test_a_plugin_that_fails_to_import_is_reported_and_others_load(
     assert "fine" in manager.storage
 
 
-def test_allow_list_env_var(entry_points: list[FakeEntryPoint], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_allow_list_env_var(
+    entry_points: list[FakeEntryPoint], monkeypatch: pytest.MonkeyPatch
+) -> None:
     entry_points.append(FakeEntryPoint("one", lambda: storage_plugin("one", "one_mod")))
     entry_points.append(FakeEntryPoint("two", lambda: storage_plugin("two", "two_mod")))
     monkeypatch.setenv("CONVOKIT_LOAD_PLUGINS", "two")
@@ -106,8 +107,9 @@ def test_two_plugins_claiming_one_name_is_an_error_naming_both(
 
 
 def test_a_plugin_cannot_take_a_builtin_name() -> None:
+    manager = PluginManager(plugins=[storage_plugin("sqlite", "impostor")], load_entry_points=False)
     with pytest.raises(PluginError, match="sqlite"):
-        PluginManager(plugins=[storage_plugin("sqlite", "impostor")], load_entry_points=False).storage  # noqa: B018
+        manager.registry("register_storage", "storage scheme")
 
 
 def test_unknown_hook_is_rejected_by_check_pending() -> None:
@@ -115,7 +117,10 @@ def test_unknown_hook_is_rejected_by_check_pending() -> None:
         pass
 
     with pytest.raises(PluginError, match="register_storrage"):
-        PluginManager(plugins=[make_plugin("typo", register_storrage=register_storrage)], load_entry_points=False)
+        PluginManager(
+            plugins=[make_plugin("typo", register_storrage=register_storrage)],
+            load_entry_points=False,
+        )
 
 
 def test_unknown_scheme_lists_the_known_ones() -> None:
@@ -138,5 +143,6 @@ def test_every_hook_is_documented() -> None:
     ]
     assert len(hooks) == 7
     for name in hooks:
-        assert re.search(rf"^##+ `?{name}\(", text, re.MULTILINE), f"{name} missing from docs/plugins.md"
-
+        assert re.search(rf"^##+ `?{name}\(", text, re.MULTILINE), (
+            f"{name} missing from docs/plugins.md"
+        )

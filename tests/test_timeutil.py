@@ -45,7 +45,11 @@ def test_parse_datetime_requires_an_offset() -> None:
         parse_datetime("yesterday")
 
 
-@given(st.datetimes(timezones=st.just(UTC), min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)))
+@given(
+    st.datetimes(
+        timezones=st.just(UTC), min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)
+    )
+)
 def test_micros_and_canonical_form_round_trip(value: datetime) -> None:
     assert from_micros(to_micros(value)) == value
     assert parse_datetime(format_datetime(value)) == value

@@ -167,7 +167,9 @@ def plugins_command(state: CliState, show_all: bool, fmt: str) -> None:
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     if not infos:
-        console.print("No third-party plugins installed." + ("" if show_all else " (--all shows built-ins)"))
+        console.print(
+            "No third-party plugins installed." + ("" if show_all else " (--all shows built-ins)")
+        )
     else:
         table = Table(show_header=True, header_style="bold")
         for column in ("name", "version", "hooks", "registers"):

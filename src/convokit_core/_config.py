@@ -39,7 +39,9 @@ class Config:
         if isinstance(value, Mapping):
             value = value.get("url")
         if not isinstance(value, str):
-            raise ConfigError(f"{self.where('store')}: expected a store URL string, found {value!r}")
+            raise ConfigError(
+                f"{self.where('store')}: expected a store URL string, found {value!r}"
+            )
         return value
 
     def where(self, key_path: str, *, line_of: str | None = None) -> str:
@@ -54,9 +56,7 @@ def find_line(text: str, key: str, start: int = 1) -> int | None:
     """First line at or after ``start`` on which ``key`` appears as a TOML key or table."""
     if not text or not key:
         return None
-    pattern = re.compile(
-        rf"(^|[\s{{,\[.])\"?{re.escape(key)}\"?\s*(=|\]|\.)", re.MULTILINE
-    )
+    pattern = re.compile(rf"(^|[\s{{,\[.])\"?{re.escape(key)}\"?\s*(=|\]|\.)", re.MULTILINE)
     for number, line in enumerate(text.splitlines(), start=1):
         if number >= start and pattern.search(line):
             return number

@@ -72,9 +72,7 @@ class InvalidRecord(ConvokitError):
         self.field = field
         super().__init__(self._render())
 
-    def located(
-        self, *, source: str | None = None, line: int | None = None
-    ) -> InvalidRecord:
+    def located(self, *, source: str | None = None, line: int | None = None) -> InvalidRecord:
         """Return a copy of this error with its location filled in."""
         return InvalidRecord(
             self.reason,

@@ -25,8 +25,8 @@ __all__ = [
     "Direction",
     "Message",
     "Page",
-    "StakeholderKind",
     "Stakeholder",
+    "StakeholderKind",
     "StatusChange",
     "SyncRun",
     "TeamMember",
@@ -149,6 +149,14 @@ class StatusChange:
     at: datetime = attrs.field(converter=_aware)
 
 
+def _history(value: Iterable[StatusChange]) -> tuple[StatusChange, ...]:
+    return tuple(sorted(value, key=lambda s: (s.at, s.status)))
+
+
+def _ordered_messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(sorted(value, key=lambda m: (m.sent_at, m.id)))
+
+
 @attrs.frozen(kw_only=True)
 class Conversation:
     """A conversation with one stakeholder, its status history and its messages.
@@ -166,12 +174,8 @@ class Conversation:
         default=ConversationStatus.OPEN, converter=ConversationStatus
     )
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
-    status_history: tuple[StatusChange, ...] = attrs.field(
-        default=(), converter=lambda v: tuple(sorted(v, key=lambda s: (s.at, s.status)))
-    )
-    messages: tuple[Message, ...] = attrs.field(
-        default=(), converter=lambda v: tuple(sorted(v, key=lambda m: (m.sent_at, m.id)))
-    )
+    status_history: tuple[StatusChange, ...] = attrs.field(default=(), converter=_history)
+    messages: tuple[Message, ...] = attrs.field(default=(), converter=_ordered_messages)
 
 
 @attrs.frozen(kw_only=True)
@@ -179,9 +183,7 @@ class Stakeholder:
     """A person or organisation we talk to, possibly on several platforms."""
 
     id: str = attrs.field(validator=_nonempty_id)
-    kind: StakeholderKind = attrs.field(
-        default=StakeholderKind.UNKNOWN, converter=StakeholderKind
-    )
+    kind: StakeholderKind = attrs.field(default=StakeholderKind.UNKNOWN, converter=StakeholderKind)
     display_name: str | None = None
     identities: dict[str, str] = attrs.field(factory=dict, converter=_str_map)
     """Handle per platform: ``{"mastodon": "@ana@example.social"}``."""
@@ -216,6 +218,30 @@ class TeamMember:
         return self.active_until is None or at < self.active_until
 
 
+def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
+def _conversations(value: Iterable[Conversation]) -> tuple[Conversation, ...]:
+    return tuple(value)
+
+
+def _statuses(value: Iterable[StatusChange]) -> tuple[StatusChange, ...]:
+    return tuple(value)
+
+
+def _stakeholders(value: Iterable[Stakeholder]) -> tuple[Stakeholder, ...]:
+    return tuple(value)
+
+
+def _channels(value: Iterable[Channel]) -> tuple[Channel, ...]:
+    return tuple(value)
+
+
+def _team(value: Iterable[TeamMember]) -> tuple[TeamMember, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Batch:
     """Records written to a store together, in one transaction.
@@ -225,12 +251,12 @@ class Batch:
     ``conversations`` is written with its ``messages`` and ``status_history``.
     """
 
-    messages: tuple[Message, ...] = attrs.field(default=(), converter=tuple)
-    conversations: tuple[Conversation, ...] = attrs.field(default=(), converter=tuple)
-    status_changes: tuple[StatusChange, ...] = attrs.field(default=(), converter=tuple)
-    stakeholders: tuple[Stakeholder, ...] = attrs.field(default=(), converter=tuple)
-    channels: tuple[Channel, ...] = attrs.field(default=(), converter=tuple)
-    team_members: tuple[TeamMember, ...] = attrs.field(default=(), converter=tuple)
+    messages: tuple[Message, ...] = attrs.field(default=(), converter=_messages)
+    conversations: tuple[Conversation, ...] = attrs.field(default=(), converter=_conversations)
+    status_changes: tuple[StatusChange, ...] = attrs.field(default=(), converter=_statuses)
+    stakeholders: tuple[Stakeholder, ...] = attrs.field(default=(), converter=_stakeholders)
+    channels: tuple[Channel, ...] = attrs.field(default=(), converter=_channels)
+    team_members: tuple[TeamMember, ...] = attrs.field(default=(), converter=_team)
 
     def __len__(self) -> int:
         return (

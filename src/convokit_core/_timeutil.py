@@ -91,9 +91,7 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     elif isinstance(value, str):
         text = value.strip()
         if _COMPOUND.match(text.replace(" ", "")):
-            total = sum(
-                float(n) * _UNITS[u] for n, u in _PART.findall(text.replace(" ", ""))
-            )
+            total = sum(float(n) * _UNITS[u] for n, u in _PART.findall(text.replace(" ", "")))
             result = timedelta(seconds=total)
         elif (m := _ISO.match(text.upper())) and text.upper() not in ("P", "PT"):
             parts = {k: float(v) for k, v in m.groupdict().items() if v}

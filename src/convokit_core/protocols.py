@@ -146,9 +146,7 @@ class StorageBackend(Protocol):
     def url(self) -> str:
         """The store's URL with any password removed."""
 
-    def write(
-        self, batch: Batch, *, source: str | None = None, cursor: str | None = None
-    ) -> None:
+    def write(self, batch: Batch, *, source: str | None = None, cursor: str | None = None) -> None:
         """Write ``batch`` and, when given, ``source``'s ``cursor`` in one transaction."""
 
     def transaction(self) -> AbstractContextManager[BatchWriter]:

@@ -29,7 +29,9 @@ def test_example_mapping_imports_messages_and_derives_conversations() -> None:
     result = import_csv(store, io.StringIO(CSV), mapping(), source="t.csv")  # type: ignore[arg-type]
     assert result.counts["message"] == 4
     assert result.derived_conversations == 2
-    convs = {c.id: [(m.id, m.direction.value) for m in c.messages] for c in store.iter_conversations()}
+    convs = {
+        c.id: [(m.id, m.direction.value) for m in c.messages] for c in store.iter_conversations()
+    }
     assert convs == {
         "11": [("11", "inbound"), ("10", "outbound"), ("12", "inbound")],
         "20": [("20", "inbound")],
@@ -41,7 +43,10 @@ def test_example_mapping_imports_messages_and_derives_conversations() -> None:
 
 
 def test_malformed_rows_are_named_by_line_and_nothing_is_written() -> None:
-    broken = CSV + '4,30,888,True,Mon Mar 04 12:00:00 +0000 2024,"short row"\n5,31,888,Maybe,Mon Mar 04 12:00:00 +0000 2024,x,,\n'
+    broken = (
+        CSV
+        + '4,30,888,True,Mon Mar 04 12:00:00 +0000 2024,"short row"\n5,31,888,Maybe,Mon Mar 04 12:00:00 +0000 2024,x,,\n'
+    )
     store = open_store("memory:")
     with pytest.raises(InputError) as info:
         import_csv(store, io.StringIO(broken), mapping(), source="t.csv")  # type: ignore[arg-type]
@@ -56,7 +61,10 @@ def test_malformed_rows_are_named_by_line_and_nothing_is_written() -> None:
 def test_mapping_errors_name_file_line_and_key(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_text('platform = "x"\n\n[fields]\nid = "a"\nauthr = "b"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"m\.toml:5 \(fields\.authr\): unknown message field 'authr'; did you mean 'author'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"m\.toml:5 \(fields\.authr\): unknown message field 'authr'; did you mean 'author'",
+    ):
         load_mapping(path)
     with pytest.raises(ConfigError, match="exactly one of 'column' or 'value'"):
         parse_mapping({"fields": {"id": {"format": "%Y"}}})
@@ -68,15 +76,19 @@ def test_mapping_errors_name_file_line_and_key(tmp_path: Path) -> None:
 
 def test_columns_missing_from_the_header_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="'created_at'"):
-        import_csv(open_store("memory:"), io.StringIO("tweet_id,author_id\n1,2\n"), mapping(), source="x.csv")  # type: ignore[arg-type]
+        import_csv(
+            open_store("memory:"),
+            io.StringIO("tweet_id,author_id\n1,2\n"),
+            mapping(),
+            source="x.csv",
+        )  # type: ignore[arg-type]
 
 
 def test_real_twcs_sample(twcs_csv: Path) -> None:
     """The real sample: 5,000 rows, one of them broken across three physical lines."""
     store = open_store("sqlite:///:memory:")
-    with pytest.raises(InputError):
-        with twcs_csv.open(encoding="utf-8", newline="") as f:
-            import_csv(store, f, mapping(), source=str(twcs_csv))  # type: ignore[arg-type]
+    with pytest.raises(InputError), twcs_csv.open(encoding="utf-8", newline="") as f:
+        import_csv(store, f, mapping(), source=str(twcs_csv))  # type: ignore[arg-type]
     assert store.counts()["messages"] == 0
     with twcs_csv.open(encoding="utf-8", newline="") as f:
         result = import_csv(store, f, mapping(), source=str(twcs_csv), skip_invalid=True)  # type: ignore[arg-type]
@@ -85,7 +97,7 @@ def test_real_twcs_sample(twcs_csv: Path) -> None:
     counts = store.counts()
     assert counts["messages"] == 4999
     assert counts["conversations"] == result.derived_conversations == 1312
-    directions = {d: 0 for d in ("inbound", "outbound")}
+    directions = dict.fromkeys(("inbound", "outbound"), 0)
     for m in store.iter_messages():
         directions[m.direction.value] += 1
     # Checked independently with the csv module: 2,777 customer tweets, 2,222 brand replies.

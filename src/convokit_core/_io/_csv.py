@@ -124,7 +124,9 @@ def load_mapping(path: str | Path) -> ColumnMapping:
     return parse_mapping(data, source=str(path), text=text)
 
 
-def parse_mapping(data: Mapping[str, Any], *, source: str = "<mapping>", text: str = "") -> ColumnMapping:
+def parse_mapping(
+    data: Mapping[str, Any], *, source: str = "<mapping>", text: str = ""
+) -> ColumnMapping:
     def where(key: str) -> str:
         line = find_line(text, key.rsplit(".", 1)[-1])
         return f"{source}:{line} ({key})" if line else f"{source} ({key})"
@@ -138,7 +140,9 @@ def parse_mapping(data: Mapping[str, Any], *, source: str = "<mapping>", text: s
             )
     fields_table = data.get("fields")
     if not isinstance(fields_table, dict) or not fields_table:
-        raise ConfigError(f"{where('fields')}: expected a [fields] table mapping message fields to columns")
+        raise ConfigError(
+            f"{where('fields')}: expected a [fields] table mapping message fields to columns"
+        )
     specs: list[FieldSpec] = []
     for const in ("platform", "direction"):
         if const in data:
@@ -168,7 +172,9 @@ def parse_mapping(data: Mapping[str, Any], *, source: str = "<mapping>", text: s
         if ("column" in raw) == ("value" in raw):
             raise ConfigError(f"{where(key)}: give exactly one of 'column' or 'value'")
         if "column" in raw and not isinstance(raw["column"], str):
-            raise ConfigError(f"{where(key + '.column')}: expected a column name, found {raw['column']!r}")
+            raise ConfigError(
+                f"{where(key + '.column')}: expected a column name, found {raw['column']!r}"
+            )
         values = raw.get("values")
         if values is not None and not isinstance(values, dict):
             raise ConfigError(f"{where(key + '.values')}: expected a table of value → value")
@@ -198,7 +204,9 @@ def parse_mapping(data: Mapping[str, Any], *, source: str = "<mapping>", text: s
     return ColumnMapping(fields=tuple(specs), delimiter=delimiter, source=source)
 
 
-def read_csv(lines: Iterable[str], mapping: ColumnMapping, *, source: str) -> Iterator[tuple[int, Any]]:
+def read_csv(
+    lines: Iterable[str], mapping: ColumnMapping, *, source: str
+) -> Iterator[tuple[int, Any]]:
     """``(line number, interchange object)`` per CSV record; malformed records (wrong
     number of columns, unmapped values) yield an :class:`InvalidRecord` instead."""
     reader = csv.reader(lines, delimiter=mapping.delimiter)
@@ -210,8 +218,9 @@ def read_csv(lines: Iterable[str], mapping: ColumnMapping, *, source: str) -> It
         raise ConfigError(f"{source}, line 1: cannot read the CSV header: {exc}") from exc
     missing = sorted(mapping.columns() - set(header))
     if missing:
+        names = ", ".join(map(repr, missing))
         raise ConfigError(
-            f"{source}: the mapping {mapping.source} names column(s) {', '.join(map(repr, missing))}"
+            f"{source}: the mapping {mapping.source} names column(s) {names}"
             f" that the CSV header does not have (header: {', '.join(header)})"
         )
     width = len(header)

@@ -18,8 +18,8 @@ from .._model import (
     StatusChange,
     TeamMember,
 )
-from ..protocols import StorageBackend
 from .._timeutil import to_micros
+from ..protocols import StorageBackend
 from ._records import (
     message_from_values,
     message_values,

@@ -42,9 +42,7 @@ def import_jsonl(
     All or nothing unless ``skip_invalid`` (see :func:`import_records`). Returns what
     was written and what was skipped.
     """
-    return import_records(
-        store, read_jsonl(stream), source=source, skip_invalid=skip_invalid
-    )
+    return import_records(store, read_jsonl(stream), source=source, skip_invalid=skip_invalid)
 
 
 def iter_export(store: StorageBackend) -> Iterator[Record]:

@@ -171,13 +171,13 @@ def message_values(obj: Mapping[str, Any], conversation: str | None = None) -> t
     if type(visibility) is not str or visibility not in _VISIBILITIES:
         visibility = _enum(obj, "visibility", Visibility).value
     raw_sent = get("sent_at")
+    sent_at: datetime | None
     try:
         sent_at = _fromiso(raw_sent)  # type: ignore[arg-type]
-        offset = sent_at.utcoffset()
     except (TypeError, ValueError):
         sent_at = _time(obj, "sent_at", required=True)  # raises with the reason
-        offset = sent_at.utcoffset() if sent_at is not None else None
-    if offset is None:
+    offset = sent_at.utcoffset() if sent_at is not None else None
+    if sent_at is None or offset is None:
         raise _bad("sent_at", f"timestamp {raw_sent!r} has no timezone; add 'Z' or an offset")
     if sent_at.tzinfo is not UTC:
         sent_at = sent_at.replace(tzinfo=UTC) if not offset else sent_at.astimezone(UTC)

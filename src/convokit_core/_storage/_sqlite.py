@@ -624,7 +624,9 @@ class SQLiteStore:
     def iter_status_changes(self) -> Iterator[StatusChange]:
         return map(
             _status,
-            self._read("SELECT * FROM status_changes ORDER BY platform, conversation_id, at, status"),
+            self._read(
+                "SELECT * FROM status_changes ORDER BY platform, conversation_id, at, status"
+            ),
         )
 
     def iter_stakeholders(self) -> Iterator[Stakeholder]:

@@ -44,7 +44,7 @@ __all__ = ["StorageConformance", "sample_message"]
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 HOSTILE = [
-    "O'Brien said \"hi\"",
+    'O\'Brien said "hi"',
     "'); DROP TABLE messages; --",
     "tab\there\r\nnewline\x01\x1f\x7f",
     "emoji 😀 and 漢字 and RTL \u202e text",
@@ -297,11 +297,15 @@ class StorageConformance:
         class Boom(Exception):
             pass
 
-        with pytest.raises(Boom), store.transaction() as tx:
-            tx.write(Batch(messages=[sample_message("m1")]))
-            tx.set_cursor("src", "p1")
-            tx.write(Batch(stakeholders=[Stakeholder(id="s1")]))
-            raise Boom
+        def fail_halfway() -> None:
+            with store.transaction() as tx:
+                tx.write(Batch(messages=[sample_message("m1")]))
+                tx.set_cursor("src", "p1")
+                tx.write(Batch(stakeholders=[Stakeholder(id="s1")]))
+                raise Boom
+
+        with pytest.raises(Boom):
+            fail_halfway()
         assert [m.id for m in store.iter_messages()] == ["m0"]
         assert list(store.iter_stakeholders()) == []
         assert store.get_cursor("src") == "p0"
@@ -338,9 +342,7 @@ class StorageConformance:
 
     def test_conversations_ordered_by_platform_then_id(self, store: Any) -> None:
         keys = [("x", "2"), ("a", "9"), ("x", "10"), ("a", "1"), ("m", "B"), ("m", "a")]
-        store.write(
-            Batch(messages=[sample_message(f"{p}{c}", c, platform=p) for p, c in keys])
-        )
+        store.write(Batch(messages=[sample_message(f"{p}{c}", c, platform=p) for p, c in keys]))
         got = [(c.platform, c.id) for c in store.iter_conversations()]
         assert got == sorted(keys)
 
