@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from convokit_core.testing._adapters import AdapterConformance
 from convokit_mastodon import MastodonConfig, create
 from convokit_mastodon.testing import FakeMastodon
+
+from convokit_core.testing._adapters import AdapterConformance
 
 TOKEN = "fake-mastodon-token-0123456789"
 
