@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import DELETED_ROOT, OUR_DID, FakeBluesky, load, sync
+from bluesky_fake import DELETED_ROOT, OUR_DID, FakeBluesky, load, sync
 
 from convokit_core import Direction, HttpError, MalformedPayload
 from convokit_core._sync import SyncContext

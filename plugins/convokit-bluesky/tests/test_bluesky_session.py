@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import APP_PASSWORD, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
+from bluesky_fake import APP_PASSWORD, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
 
 from convokit_core import HttpError
 from convokit_core._sync import SyncContext

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import APP_PASSWORD, HANDLE, REFRESHED, SERVICE, SESSION, FakeBluesky
+from bluesky_fake import APP_PASSWORD, HANDLE, REFRESHED, SERVICE, SESSION, FakeBluesky
 from convokit_bluesky import BlueskyConfig, create_adapter
 from convokit_bluesky._cursor import Position, State, encode
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import load
+from bluesky_fake import load
 from convokit_bluesky._mapping import (
     PostRef,
     flatten_thread,

@@ -6,7 +6,7 @@ import logging
 
 import httpx
 import pytest
-from conftest import APP_PASSWORD, HANDLE, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
+from bluesky_fake import APP_PASSWORD, HANDLE, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
 from convokit_bluesky import BlueskyConfig
 
 from convokit_core import HttpError

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import APP_PASSWORD, OUR_DID, REFRESHED, SESSION, FakeBluesky
+from bluesky_fake import APP_PASSWORD, OUR_DID, REFRESHED, SESSION, FakeBluesky
 from convokit_bluesky import BlueskyConfig, create_adapter
 
 from convokit_core import ConfigError, Direction
