@@ -9,7 +9,9 @@ duplicating a record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -236,11 +238,28 @@ def team_handles(team: Iterable[TeamMember], platform: str) -> frozenset[str]:
 ClientFactory = Callable[[], httpx.AsyncClient]
 
 
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    # Building a verifying SSL context (loading the CA bundle) takes ~70 ms; one per
+    # process is enough, and clients built on it stay independent otherwise.
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = ssl.create_default_context()
+        with contextlib.suppress(ImportError):
+            import certifi
+
+            _ssl_context.load_verify_locations(certifi.where())
+    return _ssl_context
+
+
 def default_client() -> httpx.AsyncClient:
     """A fresh client for one source (own connection pool and cookie jar)."""
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(30.0),
+        verify=_shared_ssl_context(),
         headers={"User-Agent": "convokit (+https://pypi.org/project/convokit-core/)"},
     )
 
