@@ -207,3 +207,16 @@ def test_rate_limits_and_timeouts_are_retried(fake: FakeBluesky, context: SyncCo
     pages = sync(context)
     assert fake.faults == []
     assert {m.id for page in pages for m in page.messages} == expected
+
+
+def test_backdated_new_post_is_still_delivered(fake: FakeBluesky, context: SyncContext) -> None:
+    final = sync(context)[-1].cursor
+    backdated = _new_reply()
+    # Indexed now, but its app claims it was written years ago (an import, a bad clock).
+    backdated["record"]["createdAt"] = "2020-01-01T00:00:00.000Z"
+    fake.add_notification(backdated)
+    pages = sync(context, final)
+    messages = {m.id: m for page in pages for m in page.messages}
+    assert backdated["uri"] in messages
+    assert messages[backdated["uri"]].sent_at == datetime(2020, 1, 1, tzinfo=UTC)
+    assert sync(context, pages[-1].cursor) == []

@@ -31,7 +31,6 @@ from ._mapping import (
     message_from_post,
     parse_time,
     root_uri,
-    sort_time,
     stakeholder_from_author,
 )
 from ._session import Session, XrpcClient, xrpc_error
@@ -65,7 +64,7 @@ class _Scanned:
     """One listing page, reduced to what the scan needs."""
 
     fresh: list[tuple[datetime, PostRef]]
-    """Items not delivered before, with their sort time."""
+    """Items not delivered before, with their ``indexedAt`` (the scan's position key)."""
     next_cursor: str | None
     """Where the scan continues, or ``None`` when it is complete."""
 
@@ -181,7 +180,7 @@ class BlueskyAdapter:
             where = f"{LIST_NOTIFICATIONS}.notifications[{index}]"
             note = _mapping(item, where)
             post = PostRef.from_view(note, where=where)
-            when = sort_time(post)
+            when = post.indexed_at
             behind = behind or position.is_behind(when)
             # The server filters by reason; an older server may not, so check again.
             if note.get("reason") in REASONS and position.is_new(when, post.uri):
@@ -257,7 +256,7 @@ class BlueskyAdapter:
                 behind = behind or position.is_behind(when)
                 continue
             post = PostRef.from_view(entry.get("post"), where=f"{where}.post")
-            when = sort_time(post)
+            when = post.indexed_at
             behind = behind or position.is_behind(when)
             if not position.is_new(when, post.uri):
                 continue

@@ -3,7 +3,12 @@
 Both listings the adapter reads (``listNotifications`` and ``getAuthorFeed``) run
 newest first, with an opaque API cursor leading to older items. Each is read in
 *scans*: a scan walks from the newest item down to what an earlier, completed scan
-already covered (its *watermark*), or to the end of the listing. While a scan runs, the
+already covered (its *watermark*), or to the end of the listing.
+
+Positions are measured in ``indexedAt``, the AppView's own clock, never in the
+client-written ``createdAt``: an item indexed after a scan always compares as new,
+whatever date its author's app put on it (a backdated post at the top of the listing is
+still delivered). A repost's position is the repost's ``indexedAt``. While a scan runs, the
 state records the API cursor of the next page; when it completes, the newest time it
 saw becomes the new watermark. A later sync therefore fetches only what is new.
 """
@@ -36,13 +41,13 @@ class Position:
     """How far one listing has been read."""
 
     watermark: datetime | None = None
-    """Sort time of the newest item of the last completed scan (``None``: never completed)."""
+    """``indexedAt`` of the newest item of the last completed scan (``None``: none yet)."""
     edge: frozenset[str] = frozenset()
-    """URIs of the items whose sort time equals ``watermark`` (already delivered)."""
+    """URIs of the items indexed exactly at ``watermark`` (already delivered)."""
     scan_cursor: str | None = None
     """API cursor of the next page of the running scan (``None``: no scan running)."""
     scan_top: datetime | None = None
-    """Newest sort time seen so far by the running scan."""
+    """Newest ``indexedAt`` delivered so far by the running scan."""
     scan_top_edge: frozenset[str] = frozenset()
     """URIs seen by the running scan at ``scan_top``."""
 
@@ -57,7 +62,7 @@ class Position:
         return self.watermark is not None and when < self.watermark
 
     def seen(self, items: list[tuple[datetime, str]]) -> Position:
-        """This position after a scan delivered ``items`` (sort time, URI)."""
+        """This position after a scan delivered ``items`` (``indexedAt``, URI)."""
         top, edge = self.scan_top, set(self.scan_top_edge)
         for when, uri in items:
             if top is None or when > top:
