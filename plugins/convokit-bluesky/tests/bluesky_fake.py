@@ -169,3 +169,19 @@ def sync(context: SyncContext, cursor: str | None = None, **config: Any) -> list
             return [page async for page in adapter.fetch(cursor)]
 
     return asyncio.run(run())
+
+
+def sync_expiring_after(fake: FakeBluesky, context: SyncContext, pages: int) -> list[Any]:
+    """One adapter's full sync, with the access token expiring after ``pages`` pages."""
+
+    async def run() -> list[Any]:
+        async with httpx.AsyncClient() as client:
+            adapter = make_adapter(context, client)
+            out = []
+            async for page in adapter.fetch(None):
+                out.append(page)
+                if len(out) == pages:
+                    fake.expire_access()
+            return out
+
+    return asyncio.run(run())

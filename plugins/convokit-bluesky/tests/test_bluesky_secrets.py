@@ -6,7 +6,15 @@ import logging
 
 import httpx
 import pytest
-from bluesky_fake import APP_PASSWORD, HANDLE, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
+from bluesky_fake import (
+    APP_PASSWORD,
+    HANDLE,
+    REFRESHED,
+    SESSION,
+    FakeBluesky,
+    make_adapter,
+    sync_expiring_after,
+)
 from convokit_bluesky import BlueskyConfig
 
 from convokit_core import HttpError
@@ -54,9 +62,9 @@ def test_nothing_leaks_through_a_full_sync(
     fake: FakeBluesky, context: SyncContext, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    pages = sync(context)
-    fake.expire_access()
-    pages += sync(context)  # a second run with a refresh in the middle of nothing
+    # A full sync whose access token expires half-way: login, refresh, more queries.
+    pages = sync_expiring_after(fake, context, 2)
+    assert fake.calls["com.atproto.server.refreshSession"] == 1
     _assert_clean(caplog.text)
     for page in pages:
         _assert_clean(repr(page))  # every record and the cursor

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 import pytest
-from bluesky_fake import APP_PASSWORD, REFRESHED, SESSION, FakeBluesky, make_adapter, sync
+from bluesky_fake import (
+    APP_PASSWORD,
+    REFRESHED,
+    SESSION,
+    FakeBluesky,
+    sync,
+    sync_expiring_after,
+)
+from convokit_bluesky._session import xrpc_error
 
 from convokit_core import HttpError
+from convokit_core._http import HttpClient
 from convokit_core._sync import SyncContext
 
 CREATE = "com.atproto.server.createSession"
@@ -31,24 +39,8 @@ def test_one_session_for_the_whole_sync(fake: FakeBluesky, context: SyncContext)
             assert auth == f"Bearer {SESSION['accessJwt']}"
 
 
-def _sync_expiring_after(fake: FakeBluesky, context: SyncContext, pages: int) -> list[Any]:
-    """Sync, expiring the access token after ``pages`` pages."""
-
-    async def run() -> list[Any]:
-        async with httpx.AsyncClient() as client:
-            adapter = make_adapter(context, client)
-            out = []
-            async for page in adapter.fetch(None):
-                out.append(page)
-                if len(out) == pages:
-                    fake.expire_access()
-            return out
-
-    return asyncio.run(run())
-
-
 def test_expired_access_token_is_refreshed_once(fake: FakeBluesky, context: SyncContext) -> None:
-    pages = _sync_expiring_after(fake, context, 1)
+    pages = sync_expiring_after(fake, context, 1)
     assert fake.calls[CREATE] == 1
     assert fake.calls[REFRESH] == 1
     refresh = next(r for r in fake.requests if r.url.path.endswith(REFRESH))
@@ -65,7 +57,7 @@ def test_rejected_refresh_token_creates_a_new_session(
     fake: FakeBluesky, context: SyncContext
 ) -> None:
     fake.refresh_rejected = True
-    pages = _sync_expiring_after(fake, context, 2)
+    pages = sync_expiring_after(fake, context, 2)
     assert len(pages) == 4
     assert fake.calls[REFRESH] == 1
     assert fake.calls[CREATE] == 2
@@ -89,3 +81,43 @@ def test_other_client_errors_are_not_treated_as_expiry(
     with pytest.raises(HttpError, match="bad limit"):
         sync(context)
     assert fake.calls[REFRESH] == 0
+
+
+@pytest.mark.parametrize(
+    ("response", "name"),
+    [
+        (
+            httpx.Response(400, json={"error": "ExpiredToken", "message": "Token has expired"}),
+            "ExpiredToken",
+        ),
+        (
+            httpx.Response(401, json={"error": "InvalidToken", "message": "Bad token scope"}),
+            "InvalidToken",
+        ),
+        (
+            httpx.Response(400, json={"error": "NotFound", "message": "Post not found: at://x"}),
+            "NotFound",
+        ),
+        (httpx.Response(400, text="Bad Request"), None),
+        (
+            httpx.Response(
+                401, text="<html><body>401</body></html>", headers={"content-type": "text/html"}
+            ),
+            None,
+        ),
+    ],
+)
+def test_xrpc_error_names_survive_the_http_helper(
+    response: httpx.Response, name: str | None
+) -> None:
+    """The session logic reads XRPC error names out of the helper's HttpError."""
+
+    async def run() -> HttpError:
+        transport = httpx.MockTransport(lambda request: response)
+        async with httpx.AsyncClient(transport=transport) as client:
+            http = HttpClient(client, base_url="https://pds.test")
+            with pytest.raises(HttpError) as info:
+                await http.get_json("xrpc/app.bsky.feed.getPostThread")
+            return info.value
+
+    assert xrpc_error(asyncio.run(run())) == name

@@ -28,14 +28,15 @@ REFRESH_SESSION = "com.atproto.server.refreshSession"
 
 _EXPIRED = frozenset({"ExpiredToken", "InvalidToken"})
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_ERROR_NAME = re.compile(r"HTTP \d{3}[^:]*: ([A-Za-z][A-Za-z0-9]*)\b")
+_ERROR_NAME = re.compile(r"HTTP \d{3}[^:]*: ([A-Z][A-Za-z0-9]*)(?::|$)")
 
 
 def xrpc_error(exc: HttpError) -> str | None:
     """The XRPC error name (``ExpiredToken``, ``NotFound`` …) an :class:`HttpError` reports.
 
     XRPC errors are JSON ``{"error": NAME, "message": ...}``; the shared HTTP helper puts
-    ``NAME`` right after the status in the exception message.
+    ``NAME`` right after the status in the exception message, followed by ``:`` and the
+    message, or by nothing. A plain-text or HTML body gives ``None``.
     """
     match = _ERROR_NAME.search(str(exc))
     return match.group(1) if match else None
