@@ -269,9 +269,12 @@ class BlueskyAdapter:
                     if _is_post_view(ref):
                         other = PostRef.from_view(ref, where=f"{where}.reply.{key}")
                         context[other.uri] = other
-        posts = [post for _, post in fresh]
-        posts += [post for uri, post in context.items() if uri not in {p.uri for p in posts}]
-        return _Scanned(fresh=fresh, next_cursor=_next_cursor(data, items, behind)), posts
+        posts = {post.uri: post for _, post in fresh}
+        for uri, other in context.items():
+            posts.setdefault(uri, other)
+        scanned = _Scanned(fresh=fresh, next_cursor=_next_cursor(data, items, behind))
+        return scanned, list(posts.values())
+        )
 
     async def _channel(self, session: Session) -> Channel:
         """Our account as a channel, with its creation time from the profile."""
