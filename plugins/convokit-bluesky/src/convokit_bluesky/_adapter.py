@@ -274,7 +274,6 @@ class BlueskyAdapter:
             posts.setdefault(uri, other)
         scanned = _Scanned(fresh=fresh, next_cursor=_next_cursor(data, items, behind))
         return scanned, list(posts.values())
-        )
 
     async def _channel(self, session: Session) -> Channel:
         """Our account as a channel, with its creation time from the profile."""
