@@ -1,7 +1,9 @@
-"""``convokit postgres migrate`` and ``convokit postgres status``.
+"""``convokit store migrate``: apply pending PostgreSQL schema migrations explicitly.
 
-Both act on the store selected by the global ``--store`` option (or ``CONVOKIT_STORE``,
-or ``store`` in ``convokit.toml``), which must be a ``postgresql://`` URL.
+The command joins the core's ``convokit store`` group; should a convokit-core without
+that group load the plugin, it is offered as ``convokit postgres migrate`` instead. It
+acts on the store selected by the global ``--store`` option (or ``CONVOKIT_STORE``, or
+``store`` in ``convokit.toml``).
 """
 
 from __future__ import annotations
@@ -11,80 +13,87 @@ import json
 import click
 
 from convokit_core._cli import CliState, pass_state
-from convokit_core._errors import ConfigError
 
-__all__ = ["postgres"]
-
-
-def _postgres_url(state: CliState) -> str:
-    url = state.store_url
-    if url.partition(":")[0].lower() not in ("postgresql", "postgres"):
-        raise ConfigError(
-            f"`convokit postgres` needs a postgresql:// store, but the store is {url!r}; "
-            "pass --store postgresql://user@host/dbname or set CONVOKIT_STORE"
-        )
-    return url
+__all__ = ["migrate_command", "postgres_group"]
 
 
-@click.group()
-def postgres() -> None:
-    """Manage a PostgreSQL store (convokit-postgres)."""
+def _is_postgres(url: str) -> bool:
+    return url.partition(":")[0].lower() in ("postgresql", "postgres")
 
 
-@postgres.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.command("migrate")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Change nothing; exit with 1 if migrations are pending.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @pass_state
-def migrate(state: CliState, fmt: str) -> None:
+def migrate_command(state: CliState, check: bool, fmt: str) -> None:
     """Apply pending schema migrations to the --store database.
 
-    Stores migrate on first use unless their URL says auto_migrate=false; run this in a
-    deployment step when workers should never change the schema themselves. Safe to
-    run repeatedly and concurrently.
+    PostgreSQL stores migrate on first use unless their URL says auto_migrate=false; run
+    this in a deployment step when workers must never change the schema themselves. It
+    is safe to run repeatedly and from several places at once. Other stores migrate when
+    they are opened, which this command does.
     """
-    from ._store import migrate as run_migrations
-
-    report = run_migrations(_postgres_url(state))
-    if fmt == "json":
-        payload = {
-            "store": report.url,
-            "before": report.before,
-            "after": report.after,
-            "applied": [
-                {"version": m.version, "description": m.description} for m in report.applied
-            ],
-        }
-        click.echo(json.dumps(payload))
+    url = state.store_url
+    if not _is_postgres(url):
+        if check:
+            raise click.UsageError("--check applies to postgresql:// stores only")
+        store = state.open_store()
+        store.close()
+        _emit(state, fmt, {"store": store.url, "applied": []}, f"{store.url}: up to date")
         return
-    for step in report.applied:
-        state.echo(f"applied migration {step.version}: {step.description}")
-    if report.applied:
-        state.echo(f"{report.url}: schema version {report.before} -> {report.after}")
-    else:
-        state.echo(f"{report.url}: schema is up to date (version {report.after})")
 
+    from convokit_core._storage._common import redact_url
 
-@postgres.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@pass_state
-def status(state: CliState, fmt: str) -> None:
-    """Show the schema version of the --store database and whether migrations are pending.
-
-    Exits with 1 when migrations are pending (the store is not touched).
-    """
     from ._schema import SCHEMA_VERSION
-    from ._store import schema_version
+    from ._store import migrate, schema_version
 
-    url = _postgres_url(state)
-    found = schema_version(url)
-    pending = max(SCHEMA_VERSION - found, 0)
-    if fmt == "json":
-        click.echo(
-            json.dumps({"schema_version": found, "expected": SCHEMA_VERSION, "pending": pending})
-        )
+    if check:
+        found = schema_version(url)
+        pending = max(SCHEMA_VERSION - found, 0)
+        text = f"{redact_url(url)}: schema version {found}, this release needs {SCHEMA_VERSION}"
+        text += f"; {pending} migration(s) pending" if pending else "; up to date"
+        payload = {
+            "store": redact_url(url),
+            "schema_version": found,
+            "expected": SCHEMA_VERSION,
+            "pending": pending,
+        }
+        _emit(state, fmt, payload, text)
+        if pending:
+            raise click.exceptions.Exit(1)
+        return
+
+    report = migrate(url)
+    lines = [f"applied migration {m.version}: {m.description}" for m in report.applied]
+    if report.applied:
+        lines.append(f"{report.url}: schema version {report.before} -> {report.after}")
     else:
-        state.echo(
-            f"schema version {found} (this release: {SCHEMA_VERSION}); "
-            + (f"{pending} migration(s) pending" if pending else "up to date")
-        )
-    if pending:
-        raise click.exceptions.Exit(1)
+        lines.append(f"{report.url}: schema is up to date (version {report.after})")
+    payload = {
+        "store": report.url,
+        "before": report.before,
+        "after": report.after,
+        "applied": [{"version": m.version, "description": m.description} for m in report.applied],
+    }
+    _emit(state, fmt, payload, "\n".join(lines))
+
+
+def _emit(state: CliState, fmt: str, payload: dict[str, object], text: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(payload))
+    else:
+        state.echo(text)
+
+
+@click.group("postgres")
+def postgres_group() -> None:
+    """Maintain a PostgreSQL store (convokit-postgres)."""
+
+
+postgres_group.add_command(migrate_command)

@@ -1,4 +1,4 @@
-"""The hooks convokit calls: the storage schemes and the ``convokit postgres`` commands.
+"""The hooks convokit calls: the storage schemes and the ``migrate`` command.
 
 This module is the ``convokit`` entry point; it imports psycopg only when a store is
 opened or a command runs.
@@ -12,7 +12,7 @@ import click
 
 from convokit_core.hookspecs import hookimpl
 
-__all__ = ["register_commands", "register_storage"]
+__all__ = ["open_store", "register_commands", "register_storage"]
 
 
 def open_store(url: str) -> Any:
@@ -32,8 +32,13 @@ def register_storage(register: Any) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add the ``convokit postgres`` group (``migrate``, ``status``)."""
-    from ._cli import postgres
+    """Add ``migrate`` to the core's ``convokit store`` group (or, without that group,
+    add ``convokit postgres migrate``)."""
+    from ._cli import migrate_command, postgres_group
 
-    if "postgres" not in cli.commands:
-        cli.add_command(postgres)
+    store = cli.commands.get("store")
+    if isinstance(store, click.Group):
+        if "migrate" not in store.commands:
+            store.add_command(migrate_command)
+    elif "postgres" not in cli.commands:
+        cli.add_command(postgres_group)

@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 import psycopg
@@ -337,7 +337,7 @@ def parse_postgres_url(url: str) -> tuple[str, bool]:
                 )
         else:
             kept.append((name, value))
-    conninfo = urlunsplit(parts._replace(query=urlencode(kept)))
+    conninfo = urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
     return conninfo, auto_migrate
 
 
@@ -581,7 +581,7 @@ class PostgresStore:
             if not self._auto_migrate:
                 raise StorageError(
                     f"store {self._url!r} has schema version {version}, this release needs "
-                    f"{SCHEMA_VERSION}; run `convokit --store URL postgres migrate` "
+                    f"{SCHEMA_VERSION}; run `convokit --store URL store migrate` "
                     "(or drop auto_migrate=false from the URL)"
                 )
             try:
@@ -883,18 +883,19 @@ class PostgresStore:
             + self._where(clauses)
             + " ORDER BY platform, conversation_id, sent_at, id"
         )
-        return map(_message, self._query(query, params))
+        for row in self._query(query, params):
+            yield _message(row)
 
     def iter_conversation_records(self) -> Iterator[Conversation]:
         """Stored conversation records only (no messages, no history), by key."""
-        return map(_conversation, self._query(_SELECT_CONVERSATIONS + " ORDER BY platform, id"))
+        for row in self._query(_SELECT_CONVERSATIONS + " ORDER BY platform, id"):
+            yield _conversation(row)
 
     def iter_status_changes(self) -> Iterator[StatusChange]:
         """Every status change ordered by ``(platform, conversation_id, at, status)``."""
-        return map(
-            _status,
-            self._query(_SELECT_STATUS + " ORDER BY platform, conversation_id, at, status"),
-        )
+        query = _SELECT_STATUS + " ORDER BY platform, conversation_id, at, status"
+        for row in self._query(query):
+            yield _status(row)
 
     def iter_stakeholders(self) -> Iterator[Stakeholder]:
         """Every stakeholder ordered by id."""
