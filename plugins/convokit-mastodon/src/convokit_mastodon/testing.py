@@ -421,6 +421,7 @@ def serve(fake: FakeMastodon, host: str = "127.0.0.1") -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes
 
         def do_GET(self) -> None:
             origin = f"http://{self.headers.get('Host') or host}"
