@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
+from _pg_support import with_database, with_schema
 from psycopg import sql
 
 from convokit_core._storage._common import redact_url
@@ -28,25 +28,6 @@ START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main
 
 def admin_url() -> str:
     return os.environ.get("CONVOKIT_TEST_POSTGRES_URL") or DEFAULT_ADMIN_URL
-
-
-def with_database(url: str, database: str) -> str:
-    """``url`` pointing at ``database`` instead."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
-def with_params(url: str, **params: str) -> str:
-    """``url`` with query parameters added (or replaced)."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.update(params)
-    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
-
-
-def with_schema(url: str, schema: str) -> str:
-    """``url`` whose sessions put ``schema`` first on the ``search_path``."""
-    return with_params(url, options=f"-csearch_path={schema}")
 
 
 @pytest.fixture(scope="session")
@@ -82,22 +63,35 @@ def pg_database(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_schema(pg_database: str) -> Iterator[str]:
-    """A fresh, empty schema in the session database (dropped after the test)."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield schema
-    finally:
+def new_pg_schema(pg_database: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty schemas in the session database, dropped after the test."""
+    created: list[str] = []
+
+    def make() -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(pg_database, autocommit=True) as conn:
-            # A failed test may leave a store's reading session open; do not wait on it.
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND application_name = 'convokit'"
-            )
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        created.append(schema)
+        return schema
+
+    yield make
+    if not created:
+        return
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        # A failed test may leave a store's reading session open; do not wait on it.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = 'convokit'"
+        )
+        for schema in created:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def pg_schema(new_pg_schema: Callable[[], str]) -> str:
+    """A fresh, empty schema in the session database (dropped after the test)."""
+    return new_pg_schema()
 
 
 @pytest.fixture

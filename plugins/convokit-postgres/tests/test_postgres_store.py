@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import with_params
+from _pg_support import with_params
 
 import convokit_postgres
 from convokit_core import (
@@ -444,7 +444,7 @@ def test_abandoned_iterations_return_their_connections(store: PostgresStore) -> 
 
 def _hold_lock_in_subprocess(url: str, source: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_worker.py"), "hold", url, source],
+        [sys.executable, str(HERE / "_pg_worker.py"), "hold", url, source],
         stdout=subprocess.PIPE,
         text=True,
     )
