@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from convokit_core._cli import cli
 from convokit_core._plugins import PluginManager, set_plugin_manager
 from convokit_core._storage._sqlite import SQLiteStore
-from convokit_core._sync import _engine
+from convokit_core._sync import _engine, _plugin
 from convokit_core.hookspecs import hookimpl
 
 from .toy import ToyConfig, ToyServer, create
@@ -160,3 +162,17 @@ def test_no_sources_configured() -> None:
     code, _, err = run("sync", config='store = "sqlite:///store.db"\n')
     assert code == 0
     assert "no [[source]] configured" in err
+
+
+def test_progress_bars_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    real = _plugin.RichObserver
+    monkeypatch.setattr(_plugin, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(_plugin, "RichObserver", lambda: real(console))
+    code, _, err = run("sync")
+    assert code == 0
+    assert err == ""  # no plain log lines on a terminal
+    shown = screen.getvalue()
+    assert "done: 4 pages, 10 records" in shown
+    assert "done: 3 pages, 10 records" in shown

@@ -282,3 +282,26 @@ def test_team_handles_per_platform() -> None:
     assert team_handles(team, "x") == frozenset({"a"})
     assert team_handles(team, "z") == frozenset()
     assert normalize_handle("  @Ana ") == "ana"
+
+
+def test_channels_in_the_store_count_as_ours_on_their_platform() -> None:
+    from convokit_core._model import Channel
+
+    seen: list[SyncContext] = []
+
+    def create(config: object, client: httpx.AsyncClient, context: SyncContext) -> ListAdapter:
+        seen.append(context)
+        return ListAdapter("a", 1)
+
+    store = MemoryStore()
+    store.write(
+        Batch(
+            channels=[
+                Channel(id="c1", platform="list", handle="@Support@example.social"),
+                Channel(id="c2", platform="other", handle="@elsewhere"),
+            ]
+        )
+    )
+    run([spec("a", create)], store)
+    assert seen[0].is_ours("support@example.social")
+    assert not seen[0].is_ours("elsewhere")

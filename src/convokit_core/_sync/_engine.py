@@ -277,7 +277,8 @@ async def run_sync(
     """Sync ``sources`` into ``store``, at most ``concurrency`` at a time.
 
     ``team`` members are written to the store first and their handles on each source's
-    platform count as ours (outbound). One failing source never stops the others; the
+    platform count as ours (outbound), as do the handles of the channels already in the
+    store (our accounts, recorded by earlier syncs). One failing source never stops the others; the
     report says which failed and why.
     """
     if concurrency < 1:
@@ -289,7 +290,35 @@ async def run_sync(
         async with write_lock:
             fields: dict[str, Any] = {"team_members": tuple(team)}
             await asyncio.to_thread(store.write, Batch(**fields))
+    # Our channels (accounts any source has synced) count as ours on their platform,
+    # so a reply from one of our accounts in another account's thread is outbound.
+    async with write_lock:
+        channels = await asyncio.to_thread(lambda: list(store.iter_channels()))
+    channel_handles: dict[str, set[str]] = {}
+    for channel in channels:
+        if channel.handle:
+            channel_handles.setdefault(channel.platform, set()).add(channel.handle)
     semaphore = asyncio.Semaphore(concurrency)
+
+    async def failed_to_create(spec: SourceSpec, exc: Exception) -> SourceResult:
+        started = _now()
+        error = _scrub(f"could not create the adapter: {_describe(exc)}", spec.secrets)
+        run = SyncRun(
+            source=spec.name, started_at=started, finished_at=started, ok=False, error=error
+        )
+        async with write_lock:
+            await asyncio.to_thread(store.record_sync_run, run)
+            cursor = await asyncio.to_thread(store.get_cursor, spec.name)
+        return SourceResult(
+            source=spec.name,
+            pages=0,
+            records=0,
+            ok=False,
+            error=error,
+            started_at=started,
+            finished_at=started,
+            cursor=cursor,
+        )
 
     async def one(spec: SourceSpec) -> SourceResult:
         async with semaphore:
@@ -298,32 +327,13 @@ async def run_sync(
                 source=spec.name,
                 platform=spec.platform,
                 team_handles=team_handles(team, spec.platform),
+                own_handles=channel_handles.get(spec.platform, ()),
             )
             async with make_client() as client:
                 try:
                     adapter = spec.create(spec.config, client, context)
                 except Exception as exc:
-                    started = _now()
-                    error = _scrub(f"could not create the adapter: {_describe(exc)}", spec.secrets)
-                    result = SourceResult(
-                        source=spec.name,
-                        pages=0,
-                        records=0,
-                        ok=False,
-                        error=error,
-                        started_at=started,
-                        finished_at=started,
-                        cursor=None,
-                    )
-                    store.record_sync_run(
-                        SyncRun(
-                            source=spec.name,
-                            started_at=started,
-                            finished_at=started,
-                            ok=False,
-                            error=error,
-                        )
-                    )
+                    result = await failed_to_create(spec, exc)
                 else:
                     result = await sync_adapter(
                         adapter,

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from rich.console import Console
 
 from convokit_core._cli import CliState
 from convokit_core._timeutil import format_datetime
@@ -48,8 +49,7 @@ class LineObserver:
 class RichObserver:
     """One progress line per source on a terminal."""
 
-    def __init__(self) -> None:
-        from rich.console import Console
+    def __init__(self, console: Console | None = None) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
@@ -57,7 +57,7 @@ class RichObserver:
             TextColumn("[bold]{task.fields[source]}"),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
             transient=False,
         )
         self._tasks: dict[str, Any] = {}
@@ -88,6 +88,10 @@ class RichObserver:
             total=1,
             completed=1,
         )
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
 
 
 def _show_status(state: CliState, sources: Sequence[str], limit: int) -> None:
@@ -171,7 +175,7 @@ def register_commands(cli: click.Group) -> None:
         rich_observer: RichObserver | None = None
         if state.quiet:
             observer = None
-        elif sys.stderr.isatty():
+        elif _stderr_is_terminal():
             observer = rich_observer = RichObserver()
         else:
             observer = LineObserver()
