@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -146,7 +147,7 @@ def parse_hours(
 
 def _normalise_slots(slots: Iterable[TimeSlot], day_name: str) -> tuple[TimeSlot, ...]:
     ordered = sorted(slots)
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in pairwise(ordered):
         if after.start < before.end:
             raise ValueError(f"{day_name}: slots {before} and {after} overlap")
     return tuple(ordered)
@@ -275,16 +276,16 @@ class Calendar:
 
     def business_time(self, start: datetime, end: datetime) -> timedelta:
         """Open time in ``[start, end)``; zero when ``end <= start``."""
-        us = self.business_us(to_micros(require_aware(start, "start")), to_micros(require_aware(end, "end")))
+        us = self.business_us(
+            to_micros(require_aware(start, "start")), to_micros(require_aware(end, "end"))
+        )
         return timedelta(microseconds=us)
 
     def deadline(self, start: datetime, duration: timedelta) -> datetime:
         """The earliest instant at which ``duration`` of open time has run since ``start``."""
         if duration < timedelta(0):
             raise ValueError(f"duration must not be negative, found {duration}")
-        us = self.deadline_us(
-            to_micros(require_aware(start, "start")), _td_micros(duration)
-        )
+        us = self.deadline_us(to_micros(require_aware(start, "start")), _td_micros(duration))
         return _EPOCH + timedelta(microseconds=us)
 
     # -- integer-microsecond versions (used in the evaluator's hot path) --------------
@@ -363,7 +364,11 @@ class Calendar:
         day = date.fromordinal(ordinal)
         result: tuple[tuple[int, int], ...] = ()
         if not self.is_closed_date(day):
-            slots = self.hours[day.weekday()] if self.hours is not None else (TimeSlot(start=0, end=1440),)
+            slots = (
+                self.hours[day.weekday()]
+                if self.hours is not None
+                else (TimeSlot(start=0, end=1440),)
+            )
             if slots:
                 result = self._slots_to_intervals(day, slots)
         if len(self._cache) > 20_000:

@@ -38,6 +38,7 @@ class RuleContext:
         "calendar",
         "channels",
         "counting",
+        "simple",
         "state",
         "team",
         "warn_before_us",
@@ -55,6 +56,8 @@ class RuleContext:
     ) -> None:
         self.as_of_us = as_of_us
         self.calendar = calendar
+        self.simple = calendar.always_open
+        """Business time is elapsed time (no calendar arithmetic needed)."""
         self.counting = counting
         self.warn_before_us = warn_before_us
         self.team: Mapping[str, TeamMemberLike] = team or {}
@@ -79,6 +82,15 @@ class RuleContext:
         end = stop if stop is not None else self.as_of_us
         if end < start:
             end = start
+        if self.simple and not excluded:
+            elapsed = end - start
+            if stop is not None:
+                return (MET if elapsed <= limit else BREACHED), elapsed, start + limit
+            if elapsed > limit:
+                return BREACHED, elapsed, start + limit
+            if self.warn_before_us and limit - elapsed <= self.warn_before_us:
+                return AT_RISK, elapsed, start + limit
+            return PENDING, elapsed, start + limit
         cal = self.calendar
         paused_now = False
         if not excluded:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,8 +26,16 @@ from ._facts import (
     thread_from_conversation,
     with_tags,
 )
-from ._findings import STATUSES, CheckReport, CommitmentSummary, Finding, Outcome, Status
-from ._rules import Rule, _Composite, Scoped, rule_uses_stakeholders
+from ._findings import (
+    STATUSES,
+    CheckReport,
+    CommitmentSummary,
+    Finding,
+    FindingList,
+    FindingMeta,
+    Status,
+)
+from ._rules import Rule, Scoped, _Composite, rule_uses_stakeholders
 
 __all__ = ["Classifier", "Commitment", "Evaluation", "check_commitments", "evaluate"]
 
@@ -128,20 +138,23 @@ class Evaluation:
             )
             for c in self.commitments
         ]
-        self.counts: list[dict[str, int]] = [dict.fromkeys(STATUSES, 0) for _ in commitments]
+        self.counts: list[dict[str, int]] = [
+            dict.fromkeys([s.value for s in STATUSES], 0) for _ in commitments
+        ]
         self.uses_tags = any(c.rule.uses_tags() for c in self.commitments)
         self.uses_stakeholders = any(rule_uses_stakeholders(c.rule) for c in self.commitments)
         self.classifiers = tuple(classifiers) if self.uses_tags else ()
-        self._plans = [
-            (
-                i,
-                c,
-                self.contexts[i],
-                c.rule.level == "channel",
-                c.rule.name,
-                _is_composite(c.rule),
-                self.counts[i],
+        self.metas = [
+            FindingMeta(
+                commitment=c.name,
+                rule=c.rule.name,
+                severity=c.severity,
+                composite=_is_composite(c.rule),
             )
+            for c in self.commitments
+        ]
+        self._plans = [
+            (i, c.rule, self.contexts[i], c.rule.level == "channel", self.counts[i])
             for i, c in enumerate(self.commitments)
         ]
         self.conversations = 0
@@ -151,85 +164,71 @@ class Evaluation:
         """Whether threads must carry message texts (for the classifiers)."""
         return bool(self.classifiers)
 
-    def _finding(
-        self,
-        commitment: Commitment,
-        rule_name: str,
-        composite: bool,
-        outcome: Outcome,
-        platform: str | None,
-        conversation: str | None,
-        channel: str | None,
-    ) -> Finding:
-        return Finding(
-            commitment=commitment.name,
-            rule=rule_name,
-            status=Status(outcome.status),
-            subject=outcome.subject,
-            subject_kind=outcome.subject_kind,
-            platform=platform,
-            conversation=conversation,
-            channel=channel,
-            started_us=outcome.started,
-            deadline_us=outcome.deadline,
-            stopped_us=outcome.stopped,
-            elapsed_us=outcome.elapsed,
-            limit_us=outcome.limit,
-            evidence=outcome.evidence,
-            decided_by=outcome.rule if composite else None,
-            what=outcome.what,
-            note=outcome.note,
-            severity=commitment.severity,
-        )
-
-    def feed(self, threads: Iterable[Thread]) -> Iterator[Finding]:
-        """Evaluate conversation-level commitments on ``threads`` (and let channel-level
-        ones observe them); yields the kept findings."""
-        keep = self.keep
+    def _classified(self, threads: Iterable[Thread]) -> Iterator[Thread]:
+        if not self.classifiers:
+            yield from threads
+            return
         batch: list[Thread] = []
         for thread in threads:
-            if self.classifiers:
-                batch.append(thread)
-                if len(batch) >= BATCH_SIZE:
-                    yield from self._feed_batch(batch, keep)
-                    batch = []
-            else:
-                yield from self._feed_one(thread, keep)
+            batch.append(thread)
+            if len(batch) >= BATCH_SIZE:
+                classify_threads(batch, self.classifiers)
+                yield from batch
+                batch = []
         if batch:
-            yield from self._feed_batch(batch, keep)
+            classify_threads(batch, self.classifiers)
+            yield from batch
 
-    def _feed_batch(self, batch: list[Thread], keep: frozenset[str] | None) -> Iterator[Finding]:
-        classify_threads(batch, self.classifiers)
-        for thread in batch:
-            yield from self._feed_one(thread, keep)
+    def collect(
+        self, threads: Iterable[Thread], sink: FindingList, *, classify: bool = True
+    ) -> None:
+        """Evaluate ``threads`` (conversation-level commitments; channel-level ones
+        observe), counting every outcome and keeping the kept ones in ``sink``.
 
-    def _feed_one(self, thread: Thread, keep: frozenset[str] | None) -> Iterator[Finding]:
-        self.conversations += 1
-        for _i, commitment, ctx, channel_level, rule_name, composite, counts in self._plans:
-            if channel_level:
-                commitment.rule.observe(thread, ctx)
+        This is the hot path: no object is built per message or per finding."""
+        keep = self.keep
+        append = sink.raw.append
+        spill = sink.spill_if_full
+        plans = self._plans
+        n = 0
+        for thread in self._classified(threads) if classify else threads:
+            n += 1
+            platform, tid, channel = thread.platform, thread.id, thread.channel_id
+            for i, rule, ctx, channel_level, counts in plans:
+                if channel_level:
+                    rule.observe(thread, ctx)
+                    continue
+                for outcome in rule.evaluate(thread, ctx):
+                    status = outcome[0]
+                    counts[status] += 1
+                    if keep is None or status in keep:
+                        append((i, outcome, platform, tid, channel))
+            spill()
+        self.conversations += n
+
+    def collect_channels(self, sink: FindingList) -> None:
+        """Conclude channel-level commitments into ``sink``."""
+        keep = self.keep
+        for i, rule, ctx, channel_level, counts in self._plans:
+            if not channel_level:
                 continue
-            for outcome in commitment.rule.evaluate(thread, ctx):
-                status = outcome.status
-                counts[status] += 1
-                if keep is None or status in keep:
-                    yield self._finding(
-                        commitment, rule_name, composite, outcome, thread.platform, thread.id,
-                        thread.channel_id,
-                    )
+            for platform, channel, outcome in rule.finish(ctx):
+                counts[outcome[0]] += 1
+                if keep is None or outcome[0] in keep:
+                    sink.append_raw(i, outcome, platform, None, channel)
+
+    def feed(self, threads: Iterable[Thread]) -> Iterator[Finding]:
+        """Like :meth:`collect`, yielding the kept findings as they are found."""
+        for thread in self._classified(threads):
+            sink = FindingList(self.metas)
+            self.collect((thread,), sink, classify=False)
+            yield from sink
 
     def finish(self) -> Iterator[Finding]:
         """Conclude channel-level commitments; yields their kept findings."""
-        keep = self.keep
-        for _i, commitment, ctx, channel_level, rule_name, composite, counts in self._plans:
-            if not channel_level:
-                continue
-            for platform, channel, outcome in commitment.rule.finish(ctx):
-                counts[outcome.status] += 1
-                if keep is None or outcome.status in keep:
-                    yield self._finding(
-                        commitment, rule_name, composite, outcome, platform, None, channel
-                    )
+        sink = FindingList(self.metas)
+        self.collect_channels(sink)
+        yield from sink
 
     def summaries(self) -> tuple[CommitmentSummary, ...]:
         return tuple(
@@ -242,6 +241,24 @@ class Evaluation:
             )
             for i, c in enumerate(self.commitments)
         )
+
+
+@contextmanager
+def _young_gc_relaxed() -> Iterator[None]:
+    """Pause the cyclic garbage collector while evaluating.
+
+    The evaluator allocates millions of short-lived tuples and no reference cycles
+    (reference counting frees them); with the collector on it runs thousands of times
+    and rescans the kept findings each time, about a fifth of the run. It is
+    re-enabled on exit, when it was enabled before.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _is_composite(rule: Rule) -> bool:
@@ -390,8 +407,10 @@ def check_commitments(
             )
             if t is not None
         )
-    findings = list(run.feed(threads))
-    findings.extend(run.finish())
+    findings = FindingList(run.metas)
+    with _young_gc_relaxed():
+        run.collect(threads, findings)
+        run.collect_channels(findings)
     return CheckReport(
         as_of=as_of_dt,
         commitments=run.summaries(),

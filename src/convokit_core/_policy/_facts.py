@@ -38,7 +38,7 @@ STAKEHOLDER = 0
 REPLY = 1
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class CountingPolicy:
     """What counts as a stakeholder message and as a reply, per commitment (DESIGN §5).
 
@@ -138,20 +138,27 @@ class Thread:
         """``(at_us, kind, index)`` for every message that counts under ``policy``;
         ``kind`` is 0 for a stakeholder message, 1 for a reply. At the same instant a
         stakeholder message comes before a reply (the reply answers it)."""
-        found = self._cached(policy)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        else:
+            entry = cache.get(policy)
+            if entry is not None:
+                return entry[0]  # type: ignore[no-any-return]
         out: list[tuple[int, int, int]] = []
         append = out.append
         public_only = policy.public_only
         bots = policy.count_automated
         tie = False
+        tagged = False
         last = None
         for i, m in enumerate(self.messages):
             direction = m[2]
             if direction == "inbound":
                 if m[3] == "note":
                     continue
+                if m[5]:
+                    tagged = True
                 kind = 0
             elif direction == "outbound":
                 vis = m[3]
@@ -167,30 +174,48 @@ class Thread:
             append((at, kind, i))
         if tie:
             out.sort()
-        return self._store(policy, out)  # type: ignore[no-any-return]
+        cache[policy] = [out, None, tagged]
+        return out
 
-    def turns(
-        self, policy: CountingPolicy
-    ) -> list[tuple[tuple[int, int, int], tuple[int, int, int] | None]]:
-        """Turns under ``policy``: ``(first stakeholder event, answering reply event or
-        None)``. A turn starts at the first stakeholder message after a reply (or the
-        first one at all) and stops at the next reply."""
-        key = ("turns", policy)
-        found = self._cached(key)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        turns: list[tuple[tuple[int, int, int], tuple[int, int, int] | None]] = []
+    def has_tagged_stakeholder_message(self, policy: CountingPolicy) -> bool:
+        """Whether a stakeholder message counted under ``policy`` carries any tag."""
+        self.events(policy)
+        return bool(self._cache[policy][2])  # type: ignore[index]
+
+    def turns(self, policy: CountingPolicy) -> list[tuple[int, int | None, tuple[str, ...], str]]:
+        """Turns under ``policy``: ``(started_us, answered_us or None, evidence,
+        subject)``. A turn starts at the first stakeholder message after a reply (or the
+        first one at all) and stops at the next reply; ``evidence`` holds the ids of
+        those two messages and ``subject`` is ``"<conversation id>#<n>"``."""
+        cache = self._cache
+        entry = cache.get(policy) if cache is not None else None
+        if entry is None:
+            self.events(policy)
+            entry = self._cache[policy]  # type: ignore[index]
+        elif entry[1] is not None:
+            return entry[1]  # type: ignore[no-any-return]
+        messages = self.messages
+        tid = self.id
+        turns: list[tuple[int, int | None, tuple[str, ...], str]] = []
         start = None
-        for event in self.events(policy):
-            if event[1] == 0:
+        for at, kind, index in entry[0]:
+            if kind == 0:
                 if start is None:
-                    start = event
+                    start = (at, index)
             elif start is not None:
-                turns.append((start, event))
+                turns.append(
+                    (
+                        start[0],
+                        at,
+                        (messages[start[1]][0], messages[index][0]),
+                        f"{tid}#{len(turns) + 1}",
+                    )
+                )
                 start = None
         if start is not None:
-            turns.append((start, None))
-        return self._store(key, turns)  # type: ignore[no-any-return]
+            turns.append((start[0], None, (messages[start[1]][0],), f"{tid}#{len(turns) + 1}"))
+        entry[1] = turns
+        return turns
 
     def segments(self) -> list[tuple[int | None, str]]:
         """Status timeline: ``(since_us, status)``; the first starts at ``None`` (the
@@ -233,6 +258,8 @@ class Thread:
     def first_status_at(self, statuses: frozenset[str], after: int) -> int | None:
         """First instant at or after ``after`` when the status is in ``statuses``
         (``after`` itself when it already is)."""
+        if not self.history and self.status == "open":
+            return None
         segs = self.segments()
         current = None
         for since, status in segs:

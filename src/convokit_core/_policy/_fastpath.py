@@ -2,7 +2,7 @@
 
 The evaluator's hot path is the loop over messages; here each SQLite row is already in
 the message-tuple layout of :mod:`._facts` (``id, sent_at, direction, visibility,
-automated, tags, channel_id, text`` then ``platform, conversation_id, author_id``), so a
+automated, tags, channel_id, text`` then ``platform, conversation_id``), so a
 conversation is a list of the rows sqlite3 returns. Three ordered streams (messages,
 conversation records, status changes) are merge-joined on ``(platform, id)``; memory
 stays bounded by one conversation plus the fetch buffers.
@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 
 from ._facts import Thread
@@ -24,11 +26,7 @@ _FETCH = 5000
 
 def _stream(con: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
     cursor = con.execute(sql, params)
-    while True:
-        chunk = cursor.fetchmany(_FETCH)
-        if not chunk:
-            return
-        yield from chunk
+    return chain.from_iterable(iter(lambda: cursor.fetchmany(_FETCH), []))
 
 
 def sqlite_threads(
@@ -61,7 +59,7 @@ def _threads(
         messages = _stream(
             con,
             f"SELECT id, sent_at, direction, visibility, automated, tags, channel_id, {text}, "
-            "platform, conversation_id, author_id FROM messages WHERE sent_at <= ? "
+            "platform, conversation_id FROM messages WHERE sent_at <= ? "
             "ORDER BY platform, conversation_id, sent_at, id",
             (as_of_us,),
         )
@@ -87,45 +85,29 @@ def _threads(
         record = next(records, None)
         status_row = next(statuses, None)
         later_row = next(later, None)
-        group: list[Any] = []
-        key: tuple[str, str] | None = None
-        for row in messages:
-            if key is not None and (row[9] != key[1] or row[8] != key[0]):
-                # flush the finished conversation
-                while record is not None and (record[0], record[1]) < key:
-                    record = next(records, None)
+        for key, rows in groupby(messages, key=itemgetter(8, 9)):
+            group = list(rows)
+            while record is not None and (record[0], record[1]) < key:
+                record = next(records, None)
+            history: list[tuple[int, str]] = []
+            if status_row is not None:
                 while status_row is not None and (status_row[0], status_row[1]) < key:
                     status_row = next(statuses, None)
-                history: list[tuple[int, str]] = []
                 while status_row is not None and (status_row[0], status_row[1]) == key:
                     history.append((status_row[2], status_row[3]))
                     status_row = next(statuses, None)
+            has_later = False
+            if later_row is not None:
                 while later_row is not None and (later_row[0], later_row[1]) < key:
                     later_row = next(later, None)
                 has_later = later_row is not None and (later_row[0], later_row[1]) == key
-                yield _thread(key, group, record, history, has_later, kinds)
-                group = []
-            if not group:
-                key = (row[8], row[9])
-            group.append(row)
-        if group and key is not None:
-            while record is not None and (record[0], record[1]) < key:
-                record = next(records, None)
-            while status_row is not None and (status_row[0], status_row[1]) < key:
-                status_row = next(statuses, None)
-            history = []
-            while status_row is not None and (status_row[0], status_row[1]) == key:
-                history.append((status_row[2], status_row[3]))
-                status_row = next(statuses, None)
-            while later_row is not None and (later_row[0], later_row[1]) < key:
-                later_row = next(later, None)
-            has_later = later_row is not None and (later_row[0], later_row[1]) == key
-            yield _thread(key, group, record, history, has_later, kinds)
+            yield _thread(con, key, group, record, history, has_later, kinds)
     finally:
         con.close()
 
 
 def _thread(
+    con: sqlite3.Connection,
     key: tuple[str, str],
     group: list[Any],
     record: Any,
@@ -139,7 +121,14 @@ def _thread(
         tags = tuple(json.loads(record[6])) if record[6] else ()
     else:
         channel = group[0][6]
-        stakeholder = next((m[10] for m in group if m[2] == "inbound"), None)
+        first_inbound = next((m[0] for m in group if m[2] == "inbound"), None)
+        stakeholder = None
+        if first_inbound is not None:
+            row = con.execute(
+                "SELECT author_id FROM messages WHERE platform = ? AND id = ?",
+                (platform, first_inbound),
+            ).fetchone()
+            stakeholder = row[0] if row else None
         owner, stored_status, tags = None, "open", ()
     if history:
         status = history[-1][1]

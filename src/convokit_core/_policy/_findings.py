@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -15,7 +15,10 @@ __all__ = [
     "CheckReport",
     "CommitmentSummary",
     "Finding",
+    "FindingList",
+    "FindingMeta",
     "Outcome",
+    "RawOutcome",
     "Status",
     "format_duration",
 ]
@@ -69,6 +72,11 @@ def format_duration(seconds: float) -> str:
         if len(parts) == 2:
             break
     return " ".join(parts)
+
+
+RawOutcome = tuple[Any, ...]
+"""What rules return: a plain tuple in the field order of :class:`Outcome` (an
+``Outcome`` is one); built-in rules build plain tuples, which are cheapest."""
 
 
 class Outcome(NamedTuple):
@@ -280,3 +288,172 @@ class CheckReport:
             "commitments": [c.to_dict() for c in self.commitments],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+_STATUS_BY_VALUE = {str(s): s for s in Status}
+
+
+@attrs.frozen(kw_only=True)
+class FindingMeta:
+    """What every finding of one commitment shares."""
+
+    commitment: str
+    rule: str
+    severity: str
+    composite: bool
+
+
+class FindingList(Sequence[Finding]):
+    """The findings a run keeps, stored compactly and spilled to a temporary file past
+    ``spill_after`` entries, so a report of millions of findings stays small in memory.
+
+    :class:`Finding` objects are built when read; iterate rather than index for speed.
+    """
+
+    def __init__(self, metas: Sequence[FindingMeta], *, spill_after: int = 100_000) -> None:
+        self._metas = list(metas)
+        self._raw: list[tuple[Any, ...]] = []
+        self._spill_after = spill_after
+        self._file: Any = None
+        self._chunks: list[tuple[int, int, int]] = []  # (file offset, byte length, count)
+        self._spilled = 0
+        self._cache: tuple[int, list[tuple[Any, ...]]] | None = None
+
+    def append_raw(
+        self,
+        meta_index: int,
+        outcome: RawOutcome,
+        platform: str | None,
+        conversation: str | None,
+        channel: str | None,
+    ) -> None:
+        """Keep one outcome (the evaluator's hot path: no object is built)."""
+        self._raw.append((meta_index, outcome, platform, conversation, channel))
+        if len(self._raw) >= self._spill_after:
+            self._spill()
+
+    @property
+    def raw(self) -> list[tuple[Any, ...]]:
+        """The in-memory entries ``(meta index, outcome, platform, conversation,
+        channel)``; the evaluator appends to it directly, then calls
+        :meth:`spill_if_full`."""
+        return self._raw
+
+    def append(self, finding: Finding) -> None:
+        """Keep a finished :class:`Finding`."""
+        meta = FindingMeta(
+            commitment=finding.commitment,
+            rule=finding.rule,
+            severity=finding.severity,
+            composite=finding.decided_by is not None,
+        )
+        self._metas.append(meta)
+        outcome = Outcome(
+            str(finding.status),
+            finding.subject_kind,
+            finding.subject,
+            finding.started_us,
+            finding.deadline_us,
+            finding.stopped_us,
+            finding.elapsed_us,
+            finding.limit_us,
+            finding.evidence,
+            finding.what,
+            finding.note,
+            finding.decided_by or finding.rule,
+        )
+        self.append_raw(
+            len(self._metas) - 1, outcome, finding.platform, finding.conversation, finding.channel
+        )
+
+    def spill_if_full(self) -> None:
+        """Move the in-memory entries to the temporary file once past the threshold."""
+        if len(self._raw) >= self._spill_after:
+            self._spill()
+
+    def _spill(self) -> None:
+        import marshal
+        import tempfile
+
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the list
+        try:
+            data = marshal.dumps(self._raw)
+        except ValueError:  # an outcome of a third-party rule is a tuple subclass
+            data = marshal.dumps([(r[0], tuple(r[1]), r[2], r[3], r[4]) for r in self._raw])
+        self._file.seek(0, 2)
+        offset = self._file.tell()
+        self._file.write(data)
+        self._chunks.append((offset, len(data), len(self._raw)))
+        self._spilled += len(self._raw)
+        self._raw.clear()  # the evaluator holds this very list
+
+    def _load(self, index: int) -> list[tuple[Any, ...]]:
+        import marshal
+
+        if self._cache is not None and self._cache[0] == index:
+            return self._cache[1]
+        offset, length, _ = self._chunks[index]
+        self._file.seek(offset)
+        items: list[tuple[Any, ...]] = marshal.loads(self._file.read(length))
+        self._cache = (index, items)
+        return items
+
+    def _make(self, raw: tuple[Any, ...]) -> Finding:
+        meta = self._metas[raw[0]]
+        o = raw[1]
+        return Finding(
+            commitment=meta.commitment,
+            rule=meta.rule,
+            status=_STATUS_BY_VALUE[o[0]],
+            subject=o[2],
+            subject_kind=o[1],
+            platform=raw[2],
+            conversation=raw[3],
+            channel=raw[4],
+            started_us=o[3],
+            deadline_us=o[4],
+            stopped_us=o[5],
+            elapsed_us=o[6],
+            limit_us=o[7],
+            evidence=o[8],
+            decided_by=o[11] if meta.composite else None,
+            what=o[9],
+            note=o[10],
+            severity=meta.severity,
+        )
+
+    def __len__(self) -> int:
+        return self._spilled + len(self._raw)
+
+    def __iter__(self) -> Iterator[Finding]:
+        make = self._make
+        for index in range(len(self._chunks)):
+            for raw in self._load(index):
+                yield make(raw)
+        for raw in self._raw:
+            yield make(raw)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("finding index out of range")
+        if index >= self._spilled:
+            return self._make(self._raw[index - self._spilled])
+        for chunk_index, (_, _, count) in enumerate(self._chunks):
+            if index < count:
+                return self._make(self._load(chunk_index)[index])
+            index -= count
+        raise IndexError("finding index out of range")  # pragma: no cover
+
+    def close(self) -> None:
+        """Delete the temporary file, if any (also done when garbage-collected)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._chunks = []
+            self._spilled = 0
+            self._cache = None

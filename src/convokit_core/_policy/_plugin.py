@@ -54,8 +54,7 @@ def _parse_only(value: str | None) -> frozenset[str] | None:
     bad = sorted(items - known)
     if bad or not items:
         raise click.BadParameter(
-            f"expected a comma list of statuses among {', '.join(sorted(known))}, "
-            f"found {value!r}"
+            f"expected a comma list of statuses among {', '.join(sorted(known))}, found {value!r}"
         )
     return frozenset(items)
 
@@ -123,7 +122,9 @@ def register_commands(cli: click.Group) -> None:
         reporter = manager.reporters.get(fmt)
         if reporter is None:
             known = ", ".join(manager.reporters.names())
-            raise click.BadParameter(f"unknown format {fmt!r} (known: {known})", param_hint="--format")
+            raise click.BadParameter(
+                f"unknown format {fmt!r} (known: {known})", param_hint="--format"
+            )
         keep = _parse_only(only)
         as_of_dt = None
         if as_of is not None:

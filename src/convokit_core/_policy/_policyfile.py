@@ -162,7 +162,9 @@ def parse_policy(
         if not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers):
             raise loc.expected("classifiers", "a list of classifier names", classifiers)
         classifiers = tuple(classifiers)
-    return Policy(commitments=commitments, calendars=calendars, classifiers=classifiers, source=name)
+    return Policy(
+        commitments=commitments, calendars=calendars, classifiers=classifiers, source=name
+    )
 
 
 def load_policy(path: str | Path, **kwargs: Any) -> Policy:
@@ -247,17 +249,19 @@ def _calendars(raw: Any, loc: _Locator) -> dict[str, Calendar]:
             kwargs["holidays_subdivision"] = hol.get("subdivision")
         if "closed" in table:
             closed = table["closed"]
-            if not isinstance(closed, list) or not all(
-                isinstance(d, date | str) for d in closed
-            ):
+            if not isinstance(closed, list) or not all(isinstance(d, date | str) for d in closed):
                 raise loc.expected(f"{path}.closed", "a list of dates like 2024-12-24", closed)
             kwargs["closed_dates"] = closed
         try:
             out[cname] = Calendar(**kwargs)
         except ValueError as exc:
             message = str(exc)
-            key = "timezone" if "timezone" in message else (
-                "holidays" if "holiday" in message else ("closed" if "date" in message else "")
+            key = (
+                "timezone"
+                if "timezone" in message
+                else (
+                    "holidays" if "holiday" in message else ("closed" if "date" in message else "")
+                )
             )
             raise loc.error(f"{path}.{key}" if key else path, message) from None
     return out
@@ -311,7 +315,8 @@ def _commitment(
         replies = table["replies"]
         if not isinstance(replies, dict):
             raise loc.expected(
-                f"{path}.replies", "a table like { public_only = true, count_automated = false }",
+                f"{path}.replies",
+                "a table like { public_only = true, count_automated = false }",
                 replies,
             )
         for key, value in replies.items():
@@ -411,11 +416,9 @@ def _rule(
                 raise loc.unknown_key(path, key, [kind, "where", "unless", *extra_keys])
         if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
             raise loc.expected(
-                f"{path}.{kind}", "a non-empty list of rule tables like [{ rule = \"...\" }]", parts
+                f"{path}.{kind}", 'a non-empty list of rule tables like [{ rule = "..." }]', parts
             )
-        built_parts = [
-            _rule(p, f"{path}.{kind}[{i}]", loc, factories) for i, p in enumerate(parts)
-        ]
+        built_parts = [_rule(p, f"{path}.{kind}[{i}]", loc, factories) for i, p in enumerate(parts)]
         try:
             rule = AllOf(parts=built_parts) if kind == "all_of" else AnyOf(parts=built_parts)
         except (TypeError, ValueError) as exc:
@@ -433,14 +436,18 @@ def _rule(
                 raise loc.unknown_key(f"{path}.{key}", skey, _SCOPE_KEYS)
             if isinstance(value, str):
                 continue
-            if not isinstance(value, list) or not value or not all(
-                isinstance(v, str) for v in value
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, str) for v in value)
             ):
                 raise loc.expected(f"{path}.{key}.{skey}", "a string or a list of strings", value)
         try:
             built_scope = Scope.of(scope)
-            rule = Scoped(rule=rule, where=built_scope) if key == "where" else Scoped(
-                rule=rule, unless=built_scope
+            rule = (
+                Scoped(rule=rule, where=built_scope)
+                if key == "where"
+                else Scoped(rule=rule, unless=built_scope)
             )
         except (TypeError, ValueError) as exc:
             raise loc.error(f"{path}.{key}", str(exc)) from None

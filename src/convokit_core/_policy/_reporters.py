@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from typing import TextIO
 
 from .._timeutil import format_datetime
@@ -38,6 +39,18 @@ def _when(finding: Finding) -> str:
     return "" if deadline is None else format_datetime(deadline)
 
 
+def _by_status(findings: Iterable[Finding], limit: int | None) -> list[Finding]:
+    """Findings ordered worst status first (breached, at risk, …), stable within a
+    status; at most ``limit`` of them."""
+    buckets: dict[Status, list[Finding]] = {s: [] for s in STATUSES}
+    for f in findings:
+        bucket = buckets[f.status]
+        if limit is None or len(bucket) < limit:
+            bucket.append(f)
+    ordered = [f for s in STATUSES for f in buckets[s]]
+    return ordered if limit is None else ordered[:limit]
+
+
 def render_json(report: CheckReport, stream: TextIO) -> None:
     """``{"as_of", "store", "commitments": [...], "findings": [...]}``, indented."""
     json.dump(report.to_dict(), stream, indent=2, ensure_ascii=False)
@@ -57,7 +70,9 @@ def render_table(report: CheckReport, stream: TextIO) -> None:
         highlight=False,
         soft_wrap=False,
     )
-    summary = Table(title=f"Commitments as of {format_datetime(report.as_of)}", title_justify="left")
+    summary = Table(
+        title=f"Commitments as of {format_datetime(report.as_of)}", title_justify="left"
+    )
     summary.add_column("commitment")
     summary.add_column("severity")
     for status in STATUSES:
@@ -74,9 +89,7 @@ def render_table(report: CheckReport, stream: TextIO) -> None:
     table = Table(title="Findings", title_justify="left")
     for name in ("status", "commitment", "subject", "elapsed", "deadline", "message"):
         table.add_column(name, overflow="fold")
-    for index, f in enumerate(findings):
-        if index >= TABLE_LIMIT:
-            break
+    for f in _by_status(findings, TABLE_LIMIT):
         table.add_row(
             f"[{_STYLE[f.status]}]{f.status}[/]",
             f.commitment,
@@ -106,13 +119,16 @@ def render_markdown(report: CheckReport, stream: TextIO) -> None:
     w("|---|---|---|" + "---:|" * len(STATUSES) + "---:|\n")
     for c in report.commitments:
         counts = " | ".join(str(c.counts.get(s, 0)) for s in STATUSES)
-        w(f"| {cell(c.name)} | {cell(c.promise)} | {c.severity} | {counts} | {_ratio(c.compliance)} |\n")
+        ratio = _ratio(c.compliance)
+        w(f"| {cell(c.name)} | {cell(c.promise)} | {c.severity} | {counts} | {ratio} |\n")
     w("\n")
     if not report.findings:
         w("No findings to show.\n")
         return
-    w("### Findings\n\n| status | commitment | subject | deadline | message |\n|---|---|---|---|---|\n")
-    for f in report.findings:
+    w("### Findings\n\n")
+    w("| status | commitment | subject | deadline | message |\n")
+    w("|---|---|---|---|---|\n")
+    for f in _by_status(report.findings, None):
         w(
             f"| **{f.status}** | {cell(f.commitment)} | {cell(f.subject)} | {_when(f)} | "
             f"{cell(f.message)} |\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import attrs
@@ -26,8 +27,8 @@ from ._context import (
     PENDING,
     RuleContext,
 )
-from ._facts import M_CHANNEL, M_ID, Thread, tags_of
-from ._findings import Outcome, format_duration
+from ._facts import M_CHANNEL, M_ID, M_TAGS, Thread, tags_of
+from ._findings import RawOutcome, format_duration
 
 __all__ = [
     "AllOf",
@@ -66,9 +67,11 @@ def _opt_us(value: str | int | float | timedelta | None) -> int | None:
     return None if value is None else _us(value)
 
 
-def _statuses(value: str | Iterable[str] | None) -> frozenset[str]:
+def _statuses(value: str | Iterable[str] | bool | None) -> frozenset[str]:
     if value is None or value is False:
         return frozenset()
+    if value is True:
+        raise ValueError("pause_when expects statuses such as 'pending', found true")
     items = [value] if isinstance(value, str) else list(value)
     for item in items:
         if not isinstance(item, str) or item not in _PAUSABLE:
@@ -96,13 +99,14 @@ class Rule:
     ``level = "channel"`` and implement :meth:`observe` and :meth:`finish`.
     """
 
-    __slots__ = ()
+    __slots__ = ("_label",)
+    _label: str
     name: ClassVar[str] = "rule"
     level: ClassVar[str] = "conversation"
     needs_tags: ClassVar[bool] = False
     """True when the rule reads message tags (classifiers then run)."""
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         """Outcomes of this rule on one conversation (empty = out of scope)."""
         raise NotImplementedError(f"{type(self).__name__} is a {self.level}-level rule")
 
@@ -110,13 +114,21 @@ class Rule:
         """Channel-level rules: look at one conversation."""
         raise NotImplementedError(f"{type(self).__name__} is a {self.level}-level rule")
 
-    def finish(self, ctx: RuleContext) -> list[tuple[str, str, Outcome]]:
+    def finish(self, ctx: RuleContext) -> list[tuple[str, str, RawOutcome]]:
         """Channel-level rules: ``(platform, channel, outcome)`` once every thread is seen."""
         raise NotImplementedError(f"{type(self).__name__} is a {self.level}-level rule")
 
-    def label(self) -> str:
-        """``name(param=value, …)``, as shown in findings."""
+    def describe(self) -> str:
+        """``name(param=value, …)``, as shown in findings (override this)."""
         return self.name
+
+    def label(self) -> str:
+        """:meth:`describe`, computed once per rule object."""
+        try:
+            return self._label
+        except AttributeError:
+            object.__setattr__(self, "_label", self.describe())
+            return self._label
 
     def uses_tags(self) -> bool:
         return self.needs_tags
@@ -142,9 +154,22 @@ class Rule:
         return Scoped(rule=self, unless=Scope.of(criteria))
 
 
-def _na(thread: Thread, rule: Rule, what: str = "reply") -> list[Outcome]:
+def _na(thread: Thread, rule: Rule, what: str = "reply") -> list[RawOutcome]:
     return [
-        Outcome(NOT_APPLICABLE, "conversation", thread.id, None, None, None, 0, None, (), what, "", rule.label())
+        (
+            NOT_APPLICABLE,
+            "conversation",
+            thread.id,
+            None,
+            None,
+            None,
+            0,
+            None,
+            (),
+            what,
+            "",
+            rule.label(),
+        )
     ]
 
 
@@ -162,47 +187,74 @@ class _TurnRule(Rule):
     _later: ClassVar[bool] = True
     _what: ClassVar[str] = "reply"
 
-    def label(self) -> str:
+    def describe(self) -> str:
         pause = f", pause_when={'|'.join(sorted(self.pause_when))}" if self.pause_when else ""
         return f"{self.name}(within={_fmt_us(self.within)}{pause})"
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         turns = thread.turns(ctx.counting)
-        label = self.label()
         if not self._later:
             turns = turns[:1]
-            first_index = 1
         elif not self._first:
             turns = turns[1:]
-            first_index = 2
-        else:
-            first_index = 1
         if not turns:
             return _na(thread, self, self._what)
-        messages = thread.messages
+        label = self.label()
         excluded = thread.excluded(self.pause_when) if self.pause_when else []
         limit = self.within
+        out: list[RawOutcome] = []
+        append = out.append
+        kind = "turn" if self._later else "conversation"
+        what = self._what
+        if ctx.simple and not excluded:
+            as_of = ctx.as_of_us
+            warn = ctx.warn_before_us
+            for s_at, stop_at, evidence, subject in turns:
+                if stop_at is None:
+                    elapsed = as_of - s_at if as_of > s_at else 0
+                    if elapsed > limit:
+                        status = BREACHED
+                    elif warn and limit - elapsed <= warn:
+                        status = AT_RISK
+                    else:
+                        status = PENDING
+                else:
+                    elapsed = stop_at - s_at
+                    status = MET if elapsed <= limit else BREACHED
+                append(
+                    (
+                        status,
+                        kind,
+                        subject if self._later else thread.id,
+                        s_at,
+                        s_at + limit,
+                        stop_at,
+                        elapsed,
+                        limit,
+                        evidence,
+                        what,
+                        "",
+                        label,
+                    )
+                )
+            return out
         clock = ctx.clock
-        out = []
-        per_turn = self._later
-        for n, (start, stop) in enumerate(turns, first_index):
-            s_at = start[0]
-            if stop is None:
-                status, elapsed, deadline = clock(s_at, None, limit, excluded)
-                evidence: tuple[str, ...] = (messages[start[2]][0],)
-                stop_at = None
-            else:
-                stop_at = stop[0]
-                status, elapsed, deadline = clock(s_at, stop_at, limit, excluded)
-                evidence = (messages[start[2]][0], messages[stop[2]][0])
-            if per_turn:
-                kind, subject = "turn", f"{thread.id}#{n}"
-            else:
-                kind, subject = "conversation", thread.id
-            out.append(
-                Outcome(
-                    status, kind, subject, s_at, deadline, stop_at, elapsed, limit,
-                    evidence, self._what, "", label,
+        for s_at, stop_at, evidence, subject in turns:
+            status, elapsed, deadline = clock(s_at, stop_at, limit, excluded)
+            append(
+                (
+                    status,
+                    kind,
+                    subject if self._later else thread.id,
+                    s_at,
+                    deadline,
+                    stop_at,
+                    elapsed,
+                    limit,
+                    evidence,
+                    what,
+                    "",
+                    label,
                 )
             )
         return out
@@ -232,7 +284,7 @@ class MaxSilence(_TurnRule):
 
     name: ClassVar[str] = "max_silence"
 
-    def label(self) -> str:
+    def describe(self) -> str:
         pause = f", pause_when={'|'.join(sorted(self.pause_when))}" if self.pause_when else ""
         return f"{self.name}(window={_fmt_us(self.within)}{pause})"
 
@@ -265,11 +317,11 @@ class PeriodicUpdate(Rule):
     every: int = attrs.field(converter=_us)
     pause_when: frozenset[str] = attrs.field(default=frozenset(), converter=_statuses)
 
-    def label(self) -> str:
+    def describe(self) -> str:
         pause = f", pause_when={'|'.join(sorted(self.pause_when))}" if self.pause_when else ""
         return f"{self.name}(every={_fmt_us(self.every)}{pause})"
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         replies = [e for e in thread.events(ctx.counting) if e[1] == 1]
         if not replies:
             return _na(thread, self, "update")
@@ -278,7 +330,7 @@ class PeriodicUpdate(Rule):
         limit = self.every
 
         def gaps() -> Iterator[tuple[str, int, int | None, int, int | None, tuple[str, ...]]]:
-            for a, b in zip(replies, replies[1:], strict=False):
+            for a, b in pairwise(replies):
                 status, elapsed, deadline = ctx.clock(a[0], b[0], limit, excluded)
                 yield status, a[0], b[0], elapsed, deadline, (messages[a[2]][0], messages[b[2]][0])
             last = replies[-1]
@@ -293,9 +345,19 @@ class PeriodicUpdate(Rule):
         assert gap is not None
         status, start, stop, elapsed, deadline, evidence = gap
         return [
-            Outcome(
-                status, "conversation", thread.id, start, deadline, stop, elapsed, limit,
-                evidence, "update", "", self.label(),
+            (
+                status,
+                "conversation",
+                thread.id,
+                start,
+                deadline,
+                stop,
+                elapsed,
+                limit,
+                evidence,
+                "update",
+                "",
+                self.label(),
             )
         ]
 
@@ -311,7 +373,7 @@ class ChannelActivity(Rule):
     level: ClassVar[str] = "channel"
     max_gap: int = attrs.field(converter=_us)
 
-    def label(self) -> str:
+    def describe(self) -> str:
         return f"{self.name}(max_gap={_fmt_us(self.max_gap)})"
 
     def observe(self, thread: Thread, ctx: RuleContext) -> None:
@@ -333,12 +395,12 @@ class ChannelActivity(Rule):
             entry[0].append(at)
             entry[1].append(m[M_ID])
 
-    def finish(self, ctx: RuleContext) -> list[tuple[str, str, Outcome]]:
+    def finish(self, ctx: RuleContext) -> list[tuple[str, str, RawOutcome]]:
         posts: dict[tuple[str, str], tuple[array[int], list[str]]] = ctx.state.get(
             ("posts", id(self)), {}
         )
         keys = set(posts) | set(ctx.channels)
-        out = []
+        out: list[tuple[str, str, RawOutcome]] = []
         label = self.label()
         limit = self.max_gap
         for platform, channel in sorted(keys):
@@ -350,9 +412,19 @@ class ChannelActivity(Rule):
                         (
                             platform,
                             channel,
-                            Outcome(
-                                NOT_APPLICABLE, "channel", channel, None, None, None, 0, limit,
-                                (), "post", "", label,
+                            (
+                                NOT_APPLICABLE,
+                                "channel",
+                                channel,
+                                None,
+                                None,
+                                None,
+                                0,
+                                limit,
+                                (),
+                                "post",
+                                "",
+                                label,
                             ),
                         )
                     )
@@ -367,30 +439,60 @@ class ChannelActivity(Rule):
                     (
                         platform,
                         channel,
-                        Outcome(
-                            status, "channel", channel, start, deadline, None, elapsed, limit,
-                            (), "post", "", label,
+                        (
+                            status,
+                            "channel",
+                            channel,
+                            start,
+                            deadline,
+                            None,
+                            elapsed,
+                            limit,
+                            (),
+                            "post",
+                            "",
+                            label,
                         ),
                     )
                 )
                 continue
             times, ids = entry
             order = sorted(range(len(times)), key=lambda i: (times[i], ids[i]))
-            decided = None
-            for a, b in zip(order, order[1:], strict=False):
+            decided: RawOutcome | None = None
+            for a, b in pairwise(order):
                 status, elapsed, deadline = ctx.clock(times[a], times[b], limit)
                 if status == BREACHED:
-                    decided = Outcome(
-                        status, "channel", channel, times[a], deadline, times[b], elapsed,
-                        limit, (ids[a], ids[b]), "post", "", label,
+                    decided = (
+                        status,
+                        "channel",
+                        channel,
+                        times[a],
+                        deadline,
+                        times[b],
+                        elapsed,
+                        limit,
+                        (ids[a], ids[b]),
+                        "post",
+                        "",
+                        label,
                     )
                     break
             if decided is None:
                 last = order[-1]
                 status, elapsed, deadline = ctx.clock(times[last], None, limit)
-                decided = Outcome(
-                    status, "channel", channel, times[last], deadline, None, elapsed, limit,
-                    (ids[last],), "post", "", label,
+                decided = (
+                    status,
+                    "channel",
+                    channel,
+                    times[last],
+                    deadline,
+                    None,
+                    elapsed,
+                    limit,
+                    (ids[last],),
+                    "post",
+                    "",
+                    label,
                 )
             out.append((platform, channel, decided))
         return out
@@ -418,7 +520,7 @@ class FollowUp(Rule):
         if self.acknowledge_within is None and self.resolve_within is None:
             raise ValueError("follow_up needs acknowledge_within, resolve_within or both")
 
-    def label(self) -> str:
+    def describe(self) -> str:
         parts = [f"tags={','.join(self.tags)}"]
         if self.acknowledge_within is not None:
             parts.append(f"acknowledge_within={_fmt_us(self.acknowledge_within)}")
@@ -426,22 +528,25 @@ class FollowUp(Rule):
             parts.append(f"resolve_within={_fmt_us(self.resolve_within)}")
         return f"{self.name}({', '.join(parts)})"
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         wanted = frozenset(self.tags)
         events = thread.events(ctx.counting)
+        conv_tagged = bool(thread.tags) and not wanted.isdisjoint(thread.tags)
+        if not conv_tagged and not thread.has_tagged_stakeholder_message(ctx.counting):
+            return _na(thread, self, "acknowledgement")
         messages = thread.messages
-        conv_tagged = bool(wanted.intersection(thread.tags))
         label = self.label()
         excluded = thread.excluded(self.pause_when) if self.pause_when else []
-        out: list[Outcome] = []
+        out: list[RawOutcome] = []
         first_seen = False
         for pos, (at, kind, index) in enumerate(events):
-            if kind != 0:
+            if kind:
                 continue
-            tagged = bool(wanted.intersection(tags_of(messages[index])))
-            if not tagged and conv_tagged and not first_seen:
-                tagged = True
-            first_seen = True
+            raw_tags = messages[index][M_TAGS]
+            tagged = bool(raw_tags) and not wanted.isdisjoint(tags_of(messages[index]))
+            if not first_seen:
+                first_seen = True
+                tagged = tagged or conv_tagged
             if not tagged:
                 continue
             mid = messages[index][M_ID]
@@ -452,21 +557,41 @@ class FollowUp(Rule):
                 status, elapsed, deadline = ctx.clock(at, stop, self.acknowledge_within, excluded)
                 evidence = (mid,) if reply is None else (mid, messages[reply[2]][M_ID])
                 candidates.append(
-                    Outcome(
-                        status, "message", mid, at, deadline, stop, elapsed,
-                        self.acknowledge_within, evidence, "acknowledgement", "", label,
+                    (
+                        status,
+                        "message",
+                        mid,
+                        at,
+                        deadline,
+                        stop,
+                        elapsed,
+                        self.acknowledge_within,
+                        evidence,
+                        "acknowledgement",
+                        "",
+                        label,
                     )
                 )
             if self.resolve_within is not None:
                 stop = thread.first_status_at(RESOLVED, at)
                 status, elapsed, deadline = ctx.clock(at, stop, self.resolve_within, excluded)
                 candidates.append(
-                    Outcome(
-                        status, "message", mid, at, deadline, stop, elapsed,
-                        self.resolve_within, (mid,), "resolution", "", label,
+                    (
+                        status,
+                        "message",
+                        mid,
+                        at,
+                        deadline,
+                        stop,
+                        elapsed,
+                        self.resolve_within,
+                        (mid,),
+                        "resolution",
+                        "",
+                        label,
                     )
                 )
-            out.append(min(candidates, key=lambda o: _ALL_RANK[o.status]))
+            out.append(min(candidates, key=lambda o: _ALL_RANK[o[0]]))
         if not out:
             return _na(thread, self, "acknowledgement")
         return out
@@ -481,11 +606,11 @@ class ResolutionWithin(Rule):
     duration: int = attrs.field(converter=_us)
     pause_when: frozenset[str] = attrs.field(default=frozenset(), converter=_statuses)
 
-    def label(self) -> str:
+    def describe(self) -> str:
         pause = f", pause_when={'|'.join(sorted(self.pause_when))}" if self.pause_when else ""
         return f"{self.name}(duration={_fmt_us(self.duration)}{pause})"
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         events = thread.events(ctx.counting)
         first = next((e for e in events if e[1] == 0), None)
         if first is None:
@@ -494,9 +619,18 @@ class ResolutionWithin(Rule):
         excluded = thread.excluded(self.pause_when) if self.pause_when else []
         status, elapsed, deadline = ctx.clock(first[0], stop, self.duration, excluded)
         return [
-            Outcome(
-                status, "conversation", thread.id, first[0], deadline, stop, elapsed,
-                self.duration, (thread.messages[first[2]][M_ID],), "resolution", "",
+            (
+                status,
+                "conversation",
+                thread.id,
+                first[0],
+                deadline,
+                stop,
+                elapsed,
+                self.duration,
+                (thread.messages[first[2]][M_ID],),
+                "resolution",
+                "",
                 self.label(),
             )
         ]
@@ -514,16 +648,25 @@ class OwnerAssigned(Rule):
     name: ClassVar[str] = "owner_assigned"
     within: int = attrs.field(default=0, converter=_us)
 
-    def label(self) -> str:
+    def describe(self) -> str:
         return f"{self.name}(within={_fmt_us(self.within)})" if self.within else self.name
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         label = self.label()
         if thread.status not in ("open", "pending"):
             return [
-                Outcome(
-                    NOT_APPLICABLE, "conversation", thread.id, None, None, None, 0, None, (),
-                    "owner", f"Conversation {thread.id} is {thread.status}: no owner needed.",
+                (
+                    NOT_APPLICABLE,
+                    "conversation",
+                    thread.id,
+                    None,
+                    None,
+                    None,
+                    0,
+                    None,
+                    (),
+                    "owner",
+                    f"Conversation {thread.id} is {thread.status}: no owner needed.",
                     label,
                 )
             ]
@@ -538,24 +681,51 @@ class OwnerAssigned(Rule):
             if status != BREACHED:
                 note = f"Conversation {thread.id} is unassigned; an owner is due."
             return [
-                Outcome(
-                    status, "conversation", thread.id, start, deadline, None, elapsed,
-                    self.within, evidence, "owner", note, label,
+                (
+                    status,
+                    "conversation",
+                    thread.id,
+                    start,
+                    deadline,
+                    None,
+                    elapsed,
+                    self.within,
+                    evidence,
+                    "owner",
+                    note,
+                    label,
                 )
             ]
         member = ctx.team.get(owner)
         if member is None:
             if ctx.team:
                 return [
-                    Outcome(
-                        BREACHED, "conversation", thread.id, start, None, None, 0, self.within,
-                        evidence, "owner",
-                        f"Conversation {thread.id}: owner {owner} is not a team member.", label,
+                    (
+                        BREACHED,
+                        "conversation",
+                        thread.id,
+                        start,
+                        None,
+                        None,
+                        0,
+                        self.within,
+                        evidence,
+                        "owner",
+                        f"Conversation {thread.id}: owner {owner} is not a team member.",
+                        label,
                     )
                 ]
             return [
-                Outcome(
-                    MET, "conversation", thread.id, start, None, None, 0, self.within, evidence,
+                (
+                    MET,
+                    "conversation",
+                    thread.id,
+                    start,
+                    None,
+                    None,
+                    0,
+                    self.within,
+                    evidence,
                     "owner",
                     f"Conversation {thread.id} is owned by {owner} (no team roster to verify).",
                     label,
@@ -564,9 +734,17 @@ class OwnerAssigned(Rule):
         as_of = from_micros(ctx.as_of_us)
         if member.active_from is not None and as_of < member.active_from:
             return [
-                Outcome(
-                    BREACHED, "conversation", thread.id, start, None, None, 0, self.within,
-                    evidence, "owner",
+                (
+                    BREACHED,
+                    "conversation",
+                    thread.id,
+                    start,
+                    None,
+                    None,
+                    0,
+                    self.within,
+                    evidence,
+                    "owner",
                     f"Conversation {thread.id}: owner {owner} only starts on "
                     f"{format_datetime(member.active_from)[:10]}.",
                     label,
@@ -578,18 +756,35 @@ class OwnerAssigned(Rule):
             left = to_micros(member.active_until)
             status, elapsed, deadline = ctx.clock(max(left, start), None, self.within)
             return [
-                Outcome(
-                    status, "conversation", thread.id, left, deadline, None, elapsed,
-                    self.within, evidence, "owner",
+                (
+                    status,
+                    "conversation",
+                    thread.id,
+                    left,
+                    deadline,
+                    None,
+                    elapsed,
+                    self.within,
+                    evidence,
+                    "owner",
                     f"Conversation {thread.id}: owner {owner} left on "
                     f"{format_datetime(member.active_until)[:10]}.",
                     label,
                 )
             ]
         return [
-            Outcome(
-                MET, "conversation", thread.id, start, None, None, 0, self.within, evidence,
-                "owner", f"Conversation {thread.id} is owned by active team member {owner}.",
+            (
+                MET,
+                "conversation",
+                thread.id,
+                start,
+                None,
+                None,
+                0,
+                self.within,
+                evidence,
+                "owner",
+                f"Conversation {thread.id} is owned by active team member {owner}.",
                 label,
             )
         ]
@@ -629,7 +824,7 @@ class Scope:
             raise TypeError(f"a scope needs at least one of {', '.join(_SCOPE_KEYS)}")
         return cls(**criteria)
 
-    def keys(self) -> list[str]:
+    def given(self) -> list[str]:
         return [k for k in _SCOPE_KEYS if getattr(self, k) is not None]
 
     def matches(self, thread: Thread) -> bool:
@@ -637,9 +832,10 @@ class Scope:
             return False
         if self.channel is not None and thread.channel_id not in self.channel:
             return False
-        if self.stakeholder_kind is not None and (
-            thread.stakeholder_kind or "unknown"
-        ) not in self.stakeholder_kind:
+        if (
+            self.stakeholder_kind is not None
+            and (thread.stakeholder_kind or "unknown") not in self.stakeholder_kind
+        ):
             return False
         if self.owner is not None and thread.owner_id not in self.owner:
             return False
@@ -651,7 +847,7 @@ class Scope:
         return self.channel is None or channel in self.channel
 
     def describe(self) -> str:
-        return ", ".join(f"{k}={'|'.join(sorted(getattr(self, k)))}" for k in self.keys())
+        return ", ".join(f"{k}={'|'.join(sorted(getattr(self, k)))}" for k in self.given())
 
 
 @attrs.frozen(kw_only=True)
@@ -667,7 +863,7 @@ class Scoped(Rule):
         if self.rule.level == "channel":
             for scope in (self.where_scope, self.unless_scope):
                 if scope is not None:
-                    bad = [k for k in scope.keys() if k not in _CHANNEL_SCOPE_KEYS]
+                    bad = [k for k in scope.given() if k not in _CHANNEL_SCOPE_KEYS]
                     if bad:
                         raise ValueError(
                             f"{self.rule.label()} is a channel-level rule; it can only be "
@@ -693,7 +889,7 @@ class Scoped(Rule):
             for s in (self.where_scope, self.unless_scope)
         )
 
-    def label(self) -> str:
+    def describe(self) -> str:
         text = self.rule.label()
         if self.where_scope is not None:
             text += f".where({self.where_scope.describe()})"
@@ -716,14 +912,14 @@ class Scoped(Rule):
             return False
         return not (self.unless_scope is not None and self.unless_scope.matches(thread))
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         return self.rule.evaluate(thread, ctx) if self._in_scope(thread) else []
 
     def observe(self, thread: Thread, ctx: RuleContext) -> None:
         if self._in_scope(thread):
             self.rule.observe(thread, ctx)
 
-    def finish(self, ctx: RuleContext) -> list[tuple[str, str, Outcome]]:
+    def finish(self, ctx: RuleContext) -> list[tuple[str, str, RawOutcome]]:
         out = []
         for platform, channel, outcome in self.rule.finish(ctx):
             if self.where_scope is not None and not self.where_scope.matches_channel(
@@ -742,8 +938,8 @@ class Scoped(Rule):
 
 
 def _combine(
-    parts: Sequence[list[Outcome]], mode: str, kind: str, subject: str, label: str
-) -> list[Outcome]:
+    parts: Sequence[list[RawOutcome]], mode: str, kind: str, subject: str, label: str
+) -> list[RawOutcome]:
     """One outcome from every part's outcomes for one subject.
 
     Each part's verdict is its worst applicable outcome (all of its turns/messages must
@@ -756,16 +952,20 @@ def _combine(
     for outcomes in parts:
         if outcomes:
             seen_any = True
-        applicable = [o for o in outcomes if o.status != NOT_APPLICABLE]
+        applicable = [o for o in outcomes if o[0] != NOT_APPLICABLE]
         if applicable:
-            verdicts.append(min(applicable, key=lambda o: _ALL_RANK[o.status]))
+            verdicts.append(min(applicable, key=lambda o: _ALL_RANK[o[0]]))
     if not verdicts:
         if not seen_any:
             return []
-        return [Outcome(NOT_APPLICABLE, kind, subject, None, None, None, 0, None, (), "reply", "", label)]
+        return [(NOT_APPLICABLE, kind, subject, None, None, None, 0, None, (), "reply", "", label)]
     rank = _ALL_RANK if mode == "all" else _ANY_RANK
-    decided = min(verdicts, key=lambda o: rank[o.status])
-    return [decided._replace(subject_kind=kind, subject=subject)]
+    decided = min(verdicts, key=lambda o: rank[o[0]])
+    return [(decided[0], kind, subject, *decided[3:])]
+
+
+def _rule_tuple(value: Iterable[Rule]) -> tuple[Rule, ...]:
+    return tuple(value)
 
 
 def _check_level(parts: Sequence[Rule]) -> str:
@@ -780,7 +980,7 @@ def _check_level(parts: Sequence[Rule]) -> str:
 
 @attrs.frozen(kw_only=True)
 class _Composite(Rule):
-    parts: tuple[Rule, ...] = attrs.field(converter=tuple)
+    parts: tuple[Rule, ...] = attrs.field(converter=_rule_tuple)
     _mode: ClassVar[str] = "all"
 
     def __attrs_post_init__(self) -> None:
@@ -798,21 +998,24 @@ class _Composite(Rule):
     def uses_tags(self) -> bool:
         return any(p.uses_tags() for p in self.parts)
 
-    def label(self) -> str:
+    def describe(self) -> str:
         return f"{self.name}({', '.join(p.label() for p in self.parts)})"
 
-    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[Outcome]:
+    def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         return _combine(
-            [p.evaluate(thread, ctx) for p in self.parts], self._mode, "conversation",
-            thread.id, self.label(),
+            [p.evaluate(thread, ctx) for p in self.parts],
+            self._mode,
+            "conversation",
+            thread.id,
+            self.label(),
         )
 
     def observe(self, thread: Thread, ctx: RuleContext) -> None:
         for part in self.parts:
             part.observe(thread, ctx)
 
-    def finish(self, ctx: RuleContext) -> list[tuple[str, str, Outcome]]:
-        by_key: dict[tuple[str, str], list[list[Outcome]]] = {}
+    def finish(self, ctx: RuleContext) -> list[tuple[str, str, RawOutcome]]:
+        by_key: dict[tuple[str, str], list[list[RawOutcome]]] = {}
         for i, part in enumerate(self.parts):
             for platform, channel, outcome in part.finish(ctx):
                 lists = by_key.setdefault((platform, channel), [[] for _ in self.parts])

@@ -84,9 +84,7 @@ def check(
         names = None
     if classifiers is None:
         classifiers = resolve_classifiers(names, plugins)
-    report = check_commitments(
-        store, commitments, as_of=as_of, only=only, classifiers=classifiers
-    )
+    report = check_commitments(store, commitments, as_of=as_of, only=only, classifiers=classifiers)
     if notify:
         notify_findings(report, plugins)
     return report
