@@ -1,13 +1,13 @@
 """Worker processes for the concurrency tests (run as a script, not collected).
 
 Usage:
-    _worker.py hold URL SOURCE
+    _pg_worker.py hold URL SOURCE
         take SOURCE's lock, print "locked", then wait until killed.
-    _worker.py sync URL WORKER PAGES PER_PAGE
+    _pg_worker.py sync URL WORKER PAGES PER_PAGE
         sync source "source-WORKER": PAGES pages of PER_PAGE messages, each page written
         with its cursor; every page is delivered twice (at-least-once, as after a crash);
         every page also upserts the stakeholders and channels all workers share.
-    _worker.py contend URL WORKER ROUNDS SOURCE...
+    _pg_worker.py contend URL WORKER ROUNDS SOURCE...
         ROUNDS times, try each SOURCE's lock; when taken, log the holding interval in the
         lock_log table and write a page for that source; print how many were taken.
 """
