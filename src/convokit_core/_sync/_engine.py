@@ -180,13 +180,38 @@ async def sync_adapter(
                 source,
                 "the beginning" if cursor is None else "its last cursor",
             )
-            async for page in adapter.fetch(cursor):
-                if not isinstance(page, Page):
-                    raise SyncError(f"the adapter yielded {type(page).__name__}, expected a Page")
-                await call(store.write, page, source=source, cursor=page.cursor)
-                pages += 1
-                records += len(page)
-                observer.page_written(source, pages, records)
+            # While page n is being written, the adapter already fetches page n+1; at
+            # most one write is in flight per source, so pages commit in order.
+            writing: asyncio.Future[Any] | None = None
+            written = 0
+
+            async def settle() -> None:
+                nonlocal writing, pages, records
+                if writing is not None:
+                    future, writing = writing, None
+                    await future
+                    pages += 1
+                    records += written
+                    observer.page_written(source, pages, records)
+
+            try:
+                async for page in adapter.fetch(cursor):
+                    if not isinstance(page, Page):
+                        raise SyncError(
+                            f"the adapter yielded {type(page).__name__}, expected a Page"
+                        )
+                    await settle()
+                    written = len(page)
+                    writing = asyncio.ensure_future(
+                        call(store.write, page, source=source, cursor=page.cursor)
+                    )
+            except BaseException:
+                # The fetch failed: still commit the page already handed over (it is
+                # complete), then report the fetch error.
+                with contextlib.suppress(Exception):
+                    await settle()
+                raise
+            await settle()
     except SourceLocked as exc:
         error = str(exc)
     except asyncio.CancelledError:
