@@ -305,3 +305,41 @@ def test_channels_in_the_store_count_as_ours_on_their_platform() -> None:
     run([spec("a", create)], store)
     assert seen[0].is_ours("support@example.social")
     assert not seen[0].is_ours("elsewhere")
+
+
+def test_the_next_page_is_fetched_while_the_previous_one_is_written() -> None:
+    import threading
+    import time
+
+    events: list[str] = []
+    lock = threading.Lock()
+
+    class SlowStore(MemoryStore):
+        def write(
+            self, batch: Batch, *, source: str | None = None, cursor: str | None = None
+        ) -> None:
+            with lock:
+                events.append(f"write {cursor} start")
+            time.sleep(0.05)
+            super().write(batch, source=source, cursor=cursor)
+            with lock:
+                events.append(f"write {cursor} end")
+
+    class Logged(ListAdapter):
+        async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
+            async for page in super().fetch(cursor):
+                yield page
+                with lock:
+                    events.append(f"fetch after {page.cursor}")
+                await asyncio.sleep(0.01)
+
+    store = SlowStore()
+    result = asyncio.run(sync_adapter(Logged("a", 3), store, source="a"))
+    assert result.ok
+    assert result.pages == 3
+    # Fetching resumed before the write of the page just yielded had finished...
+    assert events.index("fetch after 1") < events.index("write 1 end")
+    # ...but writes never overlap and commit in order.
+    writes = [e for e in events if e.startswith("write")]
+    assert writes == [f"write {n} {edge}" for n in ("1", "2", "3") for edge in ("start", "end")]
+    assert store.get_cursor("a") == "3"
