@@ -168,7 +168,7 @@ def parse_reset(value: str, style: ResetStyle, now: datetime) -> float | None:
 
 def _is_loopback(host: str) -> bool:
     host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

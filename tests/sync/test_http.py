@@ -161,7 +161,15 @@ def test_http_is_accepted_for_loopback(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://mastodon.example", "http://10.0.0.1", "ftp://example.org", "not a url"]
+    "url",
+    [
+        "http://mastodon.example",
+        "http://10.0.0.1",
+        "http://localhost.evil.example",
+        "http://api.localhost",
+        "ftp://example.org",
+        "not a url",
+    ],
 )
 def test_http_is_refused_for_remote_hosts(url: str) -> None:
     with pytest.raises(ConfigError):
