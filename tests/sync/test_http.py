@@ -456,3 +456,52 @@ def test_secrets_never_show_in_logs(caplog: pytest.LogCaptureFixture) -> None:
 def test_reset_header_and_style_go_together() -> None:
     with pytest.raises(ValueError, match="together"):
         make(Recorder(ok()), reset_header="X-RateLimit-Reset")
+
+
+_FAILURES = st.sampled_from(
+    [
+        ("429", None),
+        ("429", "2"),
+        ("500", None),
+        ("503", "1"),
+        ("timeout", None),
+        ("connect", None),
+    ]
+)
+
+
+@given(st.lists(_FAILURES, max_size=8), st.integers(min_value=0, max_value=6))
+def test_transient_failures_then_success_property(
+    failures: list[tuple[str, str | None]], max_retries: int
+) -> None:
+    answers: list[httpx.Response | Exception] = []
+    for kind, retry_after in failures:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        if kind == "timeout":
+            answers.append(httpx.ReadTimeout("slow"))
+        elif kind == "connect":
+            answers.append(httpx.ConnectError("refused"))
+        else:
+            answers.append(httpx.Response(int(kind), headers=headers))
+    answers.append(ok())
+    server = Recorder(*answers)
+    policy = RetryPolicy(max_retries=max_retries, backoff_base=0.5, backoff_max=4, budget=10)
+    http, sleeps, _ = make(server, policy=policy)
+    error: HttpError | None = None
+    try:
+        result = run(http.get_json("/x"))
+    except HttpError as exc:
+        error = exc
+    if error is not None:
+        # It gave up: because retries ran out, or the next wait would break the budget.
+        assert len(failures) > len(sleeps)
+        assert len(sleeps) == max_retries or "budget" in str(error)
+        assert sum(sleeps) <= 10
+    else:
+        assert result == {"ok": True}
+        assert len(sleeps) == len(failures) <= max_retries
+        assert sum(sleeps) <= 10
+        for (_, retry_after), slept in zip(failures, sleeps, strict=True):
+            if retry_after:
+                assert slept >= float(retry_after)
+    assert len(server.requests) == len(sleeps) + 1
