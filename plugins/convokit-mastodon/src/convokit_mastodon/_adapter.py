@@ -26,11 +26,22 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from convokit_core._errors import HttpError, MalformedPayload, SyncError
+from convokit_core import (
+    Channel,
+    Direction,
+    HttpError,
+    MalformedPayload,
+    Message,
+    Page,
+    Stakeholder,
+    SyncError,
+    Visibility,
+    parse_datetime,
+)
+
+# Not re-exported from convokit_core yet (see the sync issue's notes).
 from convokit_core._http import HttpClient, ResetStyle, RetryPolicy
-from convokit_core._model import Channel, Direction, Message, Page, Stakeholder, Visibility
 from convokit_core._sync._context import SyncContext
-from convokit_core._timeutil import parse_datetime
 
 from ._config import MastodonConfig
 from ._html import html_to_text
