@@ -1,7 +1,7 @@
 """PostgreSQL storage backend for convokit: one shared store for many sync workers.
 
 Installing this distribution registers the ``postgresql://`` and ``postgres://`` store
-URL schemes and the ``convokit postgres`` commands (``migrate``, ``status``)::
+URL schemes and the ``convokit store migrate`` command::
 
     convokit --store postgresql://convokit@db.internal/convokit sync
 

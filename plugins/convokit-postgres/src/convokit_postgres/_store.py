@@ -4,7 +4,7 @@ How it works:
 
 - **Schema** versioned in ``convokit_schema`` and migrated on first use (see
   :mod:`convokit_postgres._schema`); add ``auto_migrate=false`` to the URL to require an
-  explicit ``convokit postgres migrate`` instead.
+  explicit ``convokit store migrate`` instead.
 - **Writes** are idempotent upserts (``INSERT … ON CONFLICT … DO UPDATE``, skipping rows
   that did not change). A batch and its cursor are one transaction. Large batches go
   through ``COPY`` (binary) into a temporary table and one ``INSERT … SELECT … ON
