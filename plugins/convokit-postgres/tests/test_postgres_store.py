@@ -489,3 +489,18 @@ def test_source_lock_is_released_when_its_session_is_lost(
         time.sleep(0.2)
         with store.lock_source("s"):  # a crashed holder never blocks the source
             pass
+
+
+def test_loading_the_plugin_does_not_import_psycopg() -> None:
+    """Every ``convokit`` start loads the plugin; only opening a store needs psycopg."""
+    script = (
+        "import sys\n"
+        "from convokit_core import PluginManager\n"
+        "manager = PluginManager()\n"
+        "assert 'postgresql' in manager.storage\n"
+        "print('psycopg' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
