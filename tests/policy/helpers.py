@@ -22,9 +22,7 @@ def msg(mid: str, minutes: float, direction: str = "inbound", **kw: Any) -> Mess
     kw.setdefault("author_id", "u1" if direction == "inbound" else "acme")
     kw.setdefault("channel_id", "acme")
     kw.setdefault("conversation_id", "c1")
-    return Message(
-        id=mid, platform="twitter", direction=direction, sent_at=at(minutes), **kw
-    )
+    return Message(id=mid, platform="twitter", direction=direction, sent_at=at(minutes), **kw)
 
 
 def conv(
@@ -40,9 +38,7 @@ def conv(
         id=cid,
         platform="twitter",
         status=status,
-        messages=[
-            m if m.conversation_id == cid else _move(m, cid) for m in messages
-        ],
+        messages=[m if m.conversation_id == cid else _move(m, cid) for m in messages],
         status_history=[
             StatusChange(platform="twitter", conversation_id=cid, status=s, at=at(minute))
             for minute, s in history

@@ -68,19 +68,42 @@ AS_OF = "2024-03-04T11:15:00Z"  # minute 135
 
 
 def test_json_report(store_url: str) -> None:
-    code, out, _ = run("--store", store_url, "check", "--policy", "policy.toml",
-                       "--as-of", AS_OF, "--format", "json")
+    code, out, _ = run(
+        "--store",
+        store_url,
+        "check",
+        "--policy",
+        "policy.toml",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "json",
+    )
     assert code == 1  # c2 breached an error-severity commitment
     doc = json.loads(out)
     assert doc["as_of"] == AS_OF
     first, later = doc["commitments"]
-    assert first["name"] == "first" and first["promise"] == "We answer within an hour."
-    assert first["counts"]["met"] == 1 and first["counts"]["breached"] == 1
+    assert first["name"] == "first"
+    assert first["promise"] == "We answer within an hour."
+    assert first["counts"]["met"] == 1
+    assert first["counts"]["breached"] == 1
     assert first["compliance"] == 0.5
     assert later["counts"]["at_risk"] == 1  # turn 2 waits 35 of 60 minutes, warn 30m
     assert later["counts"]["not_applicable"] == 1
-    keys = {"commitment", "rule", "status", "subject", "conversation", "channel", "started_at",
-            "deadline", "stopped_at", "elapsed_seconds", "evidence", "message"}
+    keys = {
+        "commitment",
+        "rule",
+        "status",
+        "subject",
+        "conversation",
+        "channel",
+        "started_at",
+        "deadline",
+        "stopped_at",
+        "elapsed_seconds",
+        "evidence",
+        "message",
+    }
     assert all(keys <= set(f) for f in doc["findings"])
     breached = [f for f in doc["findings"] if f["status"] == "breached"]
     assert breached == [
@@ -107,8 +130,17 @@ def test_json_report(store_url: str) -> None:
 
 
 def test_only_and_fail_on(store_url: str) -> None:
-    base = ("--store", store_url, "check", "--policy", "policy.toml", "--as-of", AS_OF,
-            "--format", "json")
+    base = (
+        "--store",
+        store_url,
+        "check",
+        "--policy",
+        "policy.toml",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "json",
+    )
     code, out, _ = run(*base, "--only", "at_risk")
     assert code == 1
     doc = json.loads(out)
@@ -116,12 +148,22 @@ def test_only_and_fail_on(store_url: str) -> None:
     assert doc["commitments"][0]["counts"]["breached"] == 1  # counts cover everything
     assert run(*base, "--fail-on", "never")[0] == 0
     # before c2's deadline nothing is breached; at_risk of a warning commitment never fails
-    early = ("--store", store_url, "check", "--policy", "policy.toml", "--format", "json",
-             "--as-of", "2024-03-04T09:40:00Z")
+    early = (
+        "--store",
+        store_url,
+        "check",
+        "--policy",
+        "policy.toml",
+        "--format",
+        "json",
+        "--as-of",
+        "2024-03-04T09:40:00Z",
+    )
     assert run(*early)[0] == 0
     assert run(*early, "--fail-on", "at_risk")[0] == 0
     code, _, err = run(*base, "--only", "broken")
-    assert code == 2 and "expected a comma list of statuses" in err
+    assert code == 2
+    assert "expected a comma list of statuses" in err
 
 
 def test_table_markdown_and_junit(store_url: str) -> None:
@@ -145,29 +187,36 @@ def test_table_markdown_and_junit(store_url: str) -> None:
     first = suites["first"]
     assert (first.get("tests"), first.get("failures")) == ("2", "1")
     failure = first.find("testcase[@name='conversation c2']/failure")
-    assert failure is not None and "no first reply" in failure.get("message", "")
+    assert failure is not None
+    assert "no first reply" in failure.get("message", "")
     assert suites["later"].find("testcase/skipped") is not None
 
 
 def test_output_file_and_config_policy(store_url: str) -> None:
     Path("convokit.toml").write_text(f'store = "{store_url}"\n\n' + POLICY, encoding="utf-8")
     code, out, _ = run("check", "--as-of", AS_OF, "--format", "json", "-o", "report.json")
-    assert code == 1 and out == ""
+    assert code == 1
+    assert out == ""
     assert json.loads(Path("report.json").read_text())["commitments"][0]["name"] == "first"
 
 
 def test_usage_and_policy_errors_exit_2(store_url: str) -> None:
-    code, _, err = run("--store", store_url, "check", "--policy", "policy.toml", "--as-of", "yesterday")
-    assert code == 2 and "--as-of" in err
+    code, _, err = run(
+        "--store", store_url, "check", "--policy", "policy.toml", "--as-of", "yesterday"
+    )
+    assert code == 2
+    assert "--as-of" in err
     code, _, err = run("--store", store_url, "check", "--policy", "policy.toml", "--format", "pdf")
-    assert code == 2 and "unknown format 'pdf'" in err
+    assert code == 2
+    assert "unknown format 'pdf'" in err
     Path("bad.toml").write_text('[[commitment]]\nname = "x"\nrule = "frist_reply"\n')
     code, _, err = run("--store", store_url, "check", "--policy", "bad.toml")
     assert code == 2
     assert err.startswith("Error: bad.toml:3 (commitment[0].rule): unknown rule 'frist_reply'")
     assert "Traceback" not in err
     code, _, err = run("--store", store_url, "check")
-    assert code == 2 and "no commitments to check" in err
+    assert code == 2
+    assert "no commitments to check" in err
 
 
 # -- plugins --------------------------------------------------------------------------
@@ -224,16 +273,36 @@ def test_third_party_rule_reporter_and_hook(store_url: str, plugin: ThirdParty) 
         '[[commitment]]\nname = "both"\nall_of = [{ rule = "no_caps" }, '
         '{ rule = "first_reply", within = "1h" }]\n'
     )
-    code, out, _ = run("--store", store_url, "check", "--policy", "plugin.toml", "--as-of", AS_OF,
-                       "--format", "count")
+    code, out, _ = run(
+        "--store",
+        store_url,
+        "check",
+        "--policy",
+        "plugin.toml",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "count",
+    )
     assert (code, out) == (1, "4 findings\n")
     assert len(plugin.calls) == 1  # once per run, not per finding
     count, context = plugin.calls[0]
     assert count == 4
     assert context["commitments"] == ["caps", "both"]
     assert context["store"] == store_url
-    code, out, _ = run("--store", store_url, "check", "--policy", "plugin.toml", "--as-of", AS_OF,
-                       "--format", "json", "--only", "met")
+    code, out, _ = run(
+        "--store",
+        store_url,
+        "check",
+        "--policy",
+        "plugin.toml",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "json",
+        "--only",
+        "met",
+    )
     doc = json.loads(out)
     caps = [f for f in doc["findings"] if f["commitment"] == "caps"]
     assert [f["message"] for f in caps] == [
@@ -250,8 +319,17 @@ def test_failing_hook_is_reported_and_does_not_change_the_exit_code(store_url: s
 
     set_plugin_manager(PluginManager(plugins=[Broken()], load_entry_points=False))
     try:
-        code, _, err = run("--store", store_url, "check", "--policy", "policy.toml",
-                           "--as-of", "2024-03-04T09:40:00Z", "--format", "json")
+        code, _, err = run(
+            "--store",
+            store_url,
+            "check",
+            "--policy",
+            "policy.toml",
+            "--as-of",
+            "2024-03-04T09:40:00Z",
+            "--format",
+            "json",
+        )
     finally:
         set_plugin_manager(None)
     assert code == 0

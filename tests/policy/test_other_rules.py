@@ -18,7 +18,6 @@ from convokit_core._policy._rules import (
 
 from .helpers import T0, at, check, conv, msg, one
 
-
 # -- periodic_update ---------------------------------------------------------------
 
 
@@ -40,8 +39,11 @@ def test_periodic_update_last_gap_runs_to_as_of_and_stops_at_resolution() -> Non
     late = one(check(periodic_update("2h"), [c], 200))
     assert (late.status, late.evidence, late.stopped_at) == (Status.BREACHED, ("3",), None)
     done = conv(
-        msg("1", 0), msg("2", 10, "outbound"), msg("3", 60, "outbound"),
-        history=[(90, "resolved")], status="resolved",
+        msg("1", 0),
+        msg("2", 10, "outbound"),
+        msg("3", 60, "outbound"),
+        history=[(90, "resolved")],
+        status="resolved",
     )
     f = one(check(periodic_update("2h"), [done], 1000))
     assert (f.status, f.stopped_at, f.elapsed_seconds) == (Status.MET, at(90), 30 * 60)
@@ -69,7 +71,11 @@ def test_channel_activity_per_channel_across_conversations() -> None:
     assert set(by_channel) == {"acme", "blog"}
     acme = by_channel["acme"]
     # posts at 10, 50, 400: the 50 → 400 gap (350 min) is over 4h; the bot post is ignored
-    assert (acme.status, acme.evidence, acme.subject_kind) == (Status.BREACHED, ("4", "5"), "channel")
+    assert (acme.status, acme.evidence, acme.subject_kind) == (
+        Status.BREACHED,
+        ("4", "5"),
+        "channel",
+    )
     assert acme.conversation is None
     blog = by_channel["blog"]
     assert (blog.status, blog.elapsed_seconds) == (Status.BREACHED, 450 * 60)
@@ -108,8 +114,10 @@ def test_follow_up_acknowledge_and_resolve_each_tagged_message() -> None:
         ("1", "message", Status.BREACHED),  # resolved after 5h
         ("4", "message", Status.BREACHED),  # acknowledged after 160 minutes
     ]
-    assert found[0].what == "resolution" and found[0].stopped_at == at(300)
-    assert found[1].what == "acknowledgement" and found[1].evidence == ("4", "5")
+    assert found[0].what == "resolution"
+    assert found[0].stopped_at == at(300)
+    assert found[1].what == "acknowledgement"
+    assert found[1].evidence == ("4", "5")
     assert "acknowledgement after 2h 40m" in found[1].message
 
 

@@ -47,7 +47,8 @@ def test_design_example_loads() -> None:
     first, second = policy.commitments
     assert first.name == "customers-hear-back"
     assert first.promise.startswith("Every customer")
-    assert isinstance(first.rule, Scoped) and isinstance(first.rule.rule, MaxSilence)
+    assert isinstance(first.rule, Scoped)
+    assert isinstance(first.rule.rule, MaxSilence)
     assert first.rule.rule.within == 4 * 3600 * 1_000_000
     assert first.calendar is policy.calendars["support"]
     assert first.calendar.business_time  # a business calendar, not the default
@@ -81,14 +82,17 @@ def test_options_severity_warn_before_replies_unless_and_iso_durations() -> None
     assert c.severity == "warning"
     assert c.warn_before == 600 * 1_000_000
     assert (c.counting.public_only, c.counting.count_automated) == (True, True)
-    assert isinstance(c.rule, Scoped) and isinstance(c.rule.rule, FirstReply)
+    assert isinstance(c.rule, Scoped)
+    assert isinstance(c.rule.rule, FirstReply)
     assert c.rule.rule.pause_when == frozenset({"pending"})
     assert c.rule.rule.within == int(timedelta(minutes=30).total_seconds()) * 1_000_000
     assert policy.classifiers == ()
 
 
 def test_commitments_from_convokit_toml_ignore_other_tables() -> None:
-    path = write('store = "memory:"\n\n[[source]]\nname = "x"\n\n' + DESIGN_EXAMPLE, "convokit.toml")
+    path = write(
+        'store = "memory:"\n\n[[source]]\nname = "x"\n\n' + DESIGN_EXAMPLE, "convokit.toml"
+    )
     policy = policy_from_config(load_config(path))
     assert [c.name for c in policy.commitments] == ["customers-hear-back", "complaints-are-closed"]
 
@@ -132,12 +136,12 @@ def test_commitments_from_convokit_toml_ignore_other_tables() -> None:
         ),
         (
             '[[commitment]]\nname = "a"\nrule = "first_reply"\nwithin = "1h"\nwhere = "vip"\n',
-            "(commitment[0].where): expected a table like { stakeholder_kind = [\"customer\"] }, "
+            '(commitment[0].where): expected a table like { stakeholder_kind = ["customer"] }, '
             "found 'vip'",
         ),
         (
             '[[commitment]]\nname = "a"\nrule = "first_reply"\nwithin = "1h"\n'
-            "replies = { public_only = \"yes\" }\n",
+            'replies = { public_only = "yes" }\n',
             "(commitment[0].replies.public_only): expected true or false, found 'yes'",
         ),
         (
@@ -179,7 +183,7 @@ def test_commitments_from_convokit_toml_ignore_other_tables() -> None:
             "(commitment[0].where.kind): unknown key 'kind'",
         ),
         (
-            'comitment = []\n',
+            "comitment = []\n",
             "policy.toml:1 (comitment): unknown key 'comitment'; did you mean 'commitment'?",
         ),
         (

@@ -393,7 +393,8 @@ def check_commitments(
             store, as_of_us=run.as_of_us, stakeholder_kinds=kinds, with_text=run.needs_text
         )
     if threads is None:
-        until = as_of_dt + timedelta(microseconds=1)
+        # Not ``iter_conversations(until=...)``: it would also drop the status changes
+        # after as_of, which tell that the stored status was not yet reached at as_of.
         threads = (
             t
             for t in (
@@ -403,7 +404,7 @@ def check_commitments(
                     stakeholder_kind=kinds.get(c.stakeholder_id) if c.stakeholder_id else None,
                     with_text=run.needs_text,
                 )
-                for c in store.iter_conversations(until=until)
+                for c in store.iter_conversations()
             )
             if t is not None
         )

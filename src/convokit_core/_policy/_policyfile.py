@@ -80,23 +80,35 @@ class _Locator:
             n for n, line in enumerate(lines, 1) if re.match(r"\s*\[\[\s*commitment\s*\]\]", line)
         ]
 
+    def line_of(self, path: str) -> int | None:
+        """Best-effort line of ``path`` (``commitment[1].all_of[0].within``): each
+        segment is searched from the line of the previous one; an index into an inline
+        array skips that many occurrences of the next key."""
+        line: int | None = None
+        skip = 0
+        for segment in re.findall(r"[^.\[\]]+(?:\[\d+\])?", path):
+            match = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", segment)
+            assert match is not None
+            name, index = match.group(1), match.group(2)
+            if name == "commitment" and line is None and index is not None:
+                i = int(index)
+                if i < len(self._commitment_lines):
+                    line = self._commitment_lines[i]
+                continue
+            found = find_line(self.text, name, line or 1)
+            for _ in range(skip):
+                if found is None:
+                    break
+                found = find_line(self.text, name, found + 1)
+            skip = 0
+            if found is not None:
+                line = found
+            if index is not None:
+                skip = int(index)
+        return line
+
     def where(self, path: str) -> str:
-        last = re.split(r"[.\[]", path)[-1].rstrip("]")
-        if last.isdigit() or not last:
-            parts = [p for p in re.split(r"[.\[\]]", path) if p and not p.isdigit()]
-            last = parts[-1] if parts else ""
-        start = 1
-        match = re.match(r"commitment\[(\d+)\]", path)
-        if match and int(match.group(1)) < len(self._commitment_lines):
-            start = self._commitment_lines[int(match.group(1))]
-        cal = re.match(r"calendars\.([^.]+)", path)
-        if cal:
-            found = find_line(self.text, cal.group(1))
-            if found:
-                start = found
-        line = find_line(self.text, last, start) if last else None
-        if line is None and start > 1:
-            line = start
+        line = self.line_of(path) if path else None
         return f"{self.name}:{line} ({path})" if line else f"{self.name} ({path})"
 
     def error(self, path: str, message: str) -> PolicyError:
