@@ -176,3 +176,17 @@ def test_progress_bars_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = screen.getvalue()
     assert "done: 4 pages, 10 records" in shown
     assert "done: 3 pages, 10 records" in shown
+
+
+def test_status_limits_runs_per_source_and_filters() -> None:
+    for _ in range(3):
+        run("-q", "sync")
+    code, out, _ = run("sync", "--status", "--limit", "2")
+    assert code == 0
+    sources = [line.split()[0] for line in out.splitlines()[1:]]
+    assert sorted(sources) == ["one", "one", "two", "two"]
+    code, out, _ = run("sync", "--status", "--source", "two")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["two", "two", "two"]
+    # Newest first: the first run wrote 10 records, the later ones nothing new.
+    records = [int(line.split()[4]) for line in out.splitlines()[1:]]
+    assert records == [0, 0, 10]

@@ -96,25 +96,26 @@ def _stderr_is_terminal() -> bool:
 
 def _show_status(state: CliState, sources: Sequence[str], limit: int) -> None:
     store = state.open_store()
+    wanted = set(sources)
+    shown: dict[str, int] = {}
+    rows = []
     try:
-        names: list[str | None] = list(sources) or [None]
-        rows = []
-        for name in names:
-            for index, run in enumerate(store.iter_sync_runs(name)):
-                if index >= limit:
-                    break
+        for run in store.iter_sync_runs():  # newest first
+            if wanted and run.source not in wanted:
+                continue
+            if shown.get(run.source, 0) < limit:
+                shown[run.source] = shown.get(run.source, 0) + 1
                 rows.append(run)
     finally:
         store.close()
     if not rows:
         click.echo("no sync runs recorded yet")
         return
-    rows.sort(key=lambda r: r.started_at, reverse=True)
     width = max(len(r.source) for r in rows)
     click.echo(
         f"{'source':<{width}}  {'started':<20}  {'took':>7}  {'pages':>5}  {'records':>7}  result"
     )
-    for run in rows[: limit * max(1, len(sources))]:
+    for run in rows:
         took = (run.finished_at - run.started_at).total_seconds()
         result = "ok" if run.ok else f"failed: {run.error}"
         click.echo(
