@@ -9,10 +9,10 @@ attributes may be the plain strings (``"inbound"``, ``"open"`` …).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TextIO, runtime_checkable
 
 from ._model import (
     Batch,
@@ -28,9 +28,13 @@ from ._model import (
 
 __all__ = [
     "BatchWriter",
+    "Classifier",
+    "CommitmentLike",
     "ConversationLike",
     "MessageLike",
     "PlatformAdapter",
+    "Reporter",
+    "RuleLike",
     "StakeholderLike",
     "StatusChangeLike",
     "StorageBackend",
@@ -228,3 +232,59 @@ class PlatformAdapter(Protocol):
     def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
         """Yield pages after ``cursor``."""
         ...
+
+
+# -- commitments (appended by the policy package) ----------------------------------------
+
+
+@runtime_checkable
+class RuleLike(Protocol):
+    """What the evaluator calls on a rule. Subclass ``convokit_core.Rule`` to get
+    composition (``&``, ``|``, ``.where``, ``.unless``) and labels for free.
+
+    A conversation-level rule (``level == "conversation"``) implements ``evaluate``:
+    given a thread (one conversation as of ``as_of``) and a rule context (``as_of_us``,
+    ``calendar``, ``counting``, ``clock(...)``, ``outcome(...)``), it returns outcomes
+    (tuples in the field order of ``convokit_core.Outcome``); an empty list means the
+    conversation is out of the rule's scope. A channel-level rule (``level ==
+    "channel"``) implements ``observe`` for each thread and ``finish`` once, returning
+    ``(platform, channel, outcome)`` triples.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    def label(self) -> str: ...
+    def uses_tags(self) -> bool: ...
+    def evaluate(self, thread: Any, ctx: Any) -> Sequence[tuple[Any, ...]]: ...
+    def observe(self, thread: Any, ctx: Any) -> None: ...
+    def finish(self, ctx: Any) -> Sequence[tuple[str, str, tuple[Any, ...]]]: ...
+
+
+@runtime_checkable
+class CommitmentLike(Protocol):
+    """A named promise: a rule measured on a calendar (``convokit_core.Commitment``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def promise(self) -> str: ...
+    @property
+    def rule(self) -> RuleLike: ...
+    @property
+    def severity(self) -> str: ...
+
+
+class Classifier(Protocol):
+    """Tags texts (``complaint``, ``question`` …); called once per batch of messages,
+    returning one collection of tags per text. Register with ``register_classifiers``."""
+
+    def __call__(self, texts: Sequence[str], /) -> Sequence[Collection[str]]: ...
+
+
+class Reporter(Protocol):
+    """Writes a ``convokit_core.CheckReport`` to a text stream; register with
+    ``register_reporters`` to add a ``convokit check --format``."""
+
+    def __call__(self, report: Any, stream: TextIO, /) -> None: ...

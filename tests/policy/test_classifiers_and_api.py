@@ -215,3 +215,11 @@ def test_generator_is_deterministic_and_shaped_like_support_traffic() -> None:
     assert batches[0].team_members
     assert batches[0].channels
     assert not batches[1].channels
+
+
+def test_rules_and_commitments_satisfy_the_public_protocols() -> None:
+    from convokit_core.protocols import CommitmentLike, RuleLike
+
+    for commitment in ALL:
+        assert isinstance(commitment, CommitmentLike)
+        assert isinstance(commitment.rule, RuleLike)
