@@ -5,6 +5,7 @@ private. :mod:`convokit_core.protocols`, :mod:`convokit_core.hookspecs` and
 :mod:`convokit_core.testing` are public modules for embedding apps and plugin authors.
 """
 
+import logging as _logging
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
@@ -20,6 +21,14 @@ from ._errors import (
     SourceLocked,
     StorageError,
     SyncError,
+)
+from ._http import (
+    HttpClient,
+    ResetStyle,
+    RetryPolicy,
+    check_url_scheme,
+    parse_reset,
+    parse_retry_after,
 )
 from ._io._csv import ColumnMapping, import_csv, load_mapping
 from ._io._importer import ImportResult
@@ -48,8 +57,22 @@ from ._plugins import (
     open_store,
     set_plugin_manager,
 )
+from ._sync import (
+    SourceResult,
+    SourceSpec,
+    SyncContext,
+    SyncObserver,
+    SyncReport,
+    load_sources,
+    load_team,
+    run_sync,
+    sync_adapter,
+)
 from ._timeutil import format_datetime, parse_datetime, parse_duration
 from .hookspecs import hookimpl
+
+# A library never configures logging; this only keeps Python's last-resort handler quiet.
+_logging.getLogger("convokit").addHandler(_logging.NullHandler())
 
 try:
     __version__ = _version("convokit-core")
@@ -66,6 +89,7 @@ __all__ = [
     "ConversationStatus",
     "ConvokitError",
     "Direction",
+    "HttpClient",
     "HttpError",
     "ImportResult",
     "InputError",
@@ -78,16 +102,23 @@ __all__ = [
     "PluginInfo",
     "PluginManager",
     "Registration",
+    "ResetStyle",
+    "RetryPolicy",
     "SourceLocked",
+    "SourceResult",
+    "SourceSpec",
     "Stakeholder",
     "StakeholderKind",
     "StatusChange",
     "StorageError",
+    "SyncContext",
     "SyncError",
+    "SyncObserver",
+    "SyncReport",
     "SyncRun",
     "TeamMember",
     "Visibility",
-    "__version__",
+    "check_url_scheme",
     "export_jsonl",
     "format_datetime",
     "get_plugin_manager",
@@ -95,9 +126,16 @@ __all__ = [
     "import_csv",
     "import_jsonl",
     "load_mapping",
+    "load_sources",
+    "load_team",
     "open_store",
     "parse_datetime",
     "parse_duration",
+    "parse_reset",
+    "parse_retry_after",
     "pass_state",
+    "run_sync",
     "set_plugin_manager",
+    "sync_adapter",
+    "__version__",
 ]
