@@ -118,6 +118,7 @@ __all__ = [
     "SyncRun",
     "TeamMember",
     "Visibility",
+    "__version__",
     "check_url_scheme",
     "export_jsonl",
     "format_datetime",
@@ -137,5 +138,4 @@ __all__ = [
     "run_sync",
     "set_plugin_manager",
     "sync_adapter",
-    "__version__",
 ]
