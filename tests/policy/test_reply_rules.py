@@ -127,6 +127,7 @@ def test_next_reply_one_finding_per_later_turn() -> None:
     ]
     assert found[0].evidence == ("3", "5")
     assert found[0].elapsed_seconds == 180 * 60
+    assert found[0].message == "Turn 2 of conversation c1: reply after 3h, over the 2h limit."
     assert found[1].deadline == at(420)
 
 

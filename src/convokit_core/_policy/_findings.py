@@ -167,7 +167,11 @@ class Finding:
         return text
 
     def _sentence(self) -> str:
-        who = f"{self.subject_kind.capitalize()} {self.subject}"
+        if self.subject_kind == "turn" and "#" in self.subject:
+            conversation, _, number = self.subject.rpartition("#")
+            who = f"Turn {number} of conversation {conversation}"
+        else:
+            who = f"{self.subject_kind.capitalize()} {self.subject}"
         what = self.what or "reply"
         elapsed = format_duration(self.elapsed_us / _US)
         limit = "" if self.limit_us is None else format_duration(self.limit_us / _US)
