@@ -8,7 +8,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from convokit_core import (
     Stakeholder,
     StatusChange,
     StorageError,
+    SyncRun,
     TeamMember,
     open_store,
 )
@@ -504,3 +505,14 @@ def test_loading_the_plugin_does_not_import_psycopg() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_sync_runs_started_together_list_the_later_recorded_first(store: PostgresStore) -> None:
+    for pages in (1, 2, 3):
+        store.record_sync_run(
+            SyncRun(
+                source="s", started_at=T0, finished_at=T0 + timedelta(seconds=pages), pages=pages
+            )
+        )
+    assert [r.pages for r in store.iter_sync_runs()] == [3, 2, 1]
+    assert [r.pages for r in store.iter_sync_runs("other")] == []
