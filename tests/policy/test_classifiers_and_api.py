@@ -223,3 +223,35 @@ def test_rules_and_commitments_satisfy_the_public_protocols() -> None:
     for commitment in ALL:
         assert isinstance(commitment, CommitmentLike)
         assert isinstance(commitment.rule, RuleLike)
+
+
+def test_fast_path_derives_conversations_without_records(tmp_path: Path) -> None:
+    from convokit_core._model import Stakeholder
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    store = open_store(url)
+    store.write(
+        Batch(
+            messages=[
+                msg("1", 0, conversation_id="x", author_id="ann", channel_id="blog"),
+                msg("2", 30, "outbound", conversation_id="x", channel_id="blog"),
+                msg("3", 0, conversation_id="y", author_id="bob", channel_id=None),
+            ],
+            stakeholders=[
+                Stakeholder(id="ann", kind="customer"),
+                Stakeholder(id="bob", kind="media"),
+            ],
+        )
+    )
+    commitments = [
+        Commitment(name="customers", rule=first_reply("1h").where(stakeholder_kind="customer")),
+        Commitment(name="blog", rule=first_reply("1h").where(channel="blog")),
+    ]
+    fast = check_commitments(store, commitments, as_of=at(100), classifiers=[], fast=True)
+    slow = check_commitments(store, commitments, as_of=at(100), classifiers=[], fast=False)
+    store.close()
+    assert [f.to_dict() for f in fast.findings] == [f.to_dict() for f in slow.findings]
+    assert [(f.commitment, f.conversation, f.channel) for f in fast.findings] == [
+        ("customers", "x", "blog"),
+        ("blog", "x", "blog"),
+    ]

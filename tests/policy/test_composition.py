@@ -126,3 +126,24 @@ def test_commitment_validation() -> None:
         Commitment(name="x", rule=first_reply("1h"), severity="fatal")
     with pytest.raises(TypeError, match="must be a Rule"):
         Commitment(name="x", rule="first_reply")  # type: ignore[arg-type]
+
+
+def test_a_rule_that_reads_texts_gets_them() -> None:
+    import attrs
+
+    from convokit_core._policy._context import RuleContext
+    from convokit_core._policy._facts import M_TEXT, Thread
+    from convokit_core._policy._rules import Rule
+
+    @attrs.frozen(kw_only=True)
+    class NoShouting(Rule):
+        name = "no_shouting"  # type: ignore[misc]
+        needs_text = True  # type: ignore[misc]
+
+        def evaluate(self, thread: Thread, ctx: RuleContext) -> list[tuple[object, ...]]:
+            loud = [m for m in thread.messages if m[M_TEXT] and m[M_TEXT].isupper()]
+            status = Status.BREACHED if loud else Status.MET
+            return [ctx.outcome(status=status, subject=thread.id, rule=self.label())]
+
+    c = conv(msg("1", 0, text="WHERE IS MY PARCEL"), msg("2", 5, "outbound", text="Here."))
+    assert one(check(NoShouting() & first_reply("1h"), [c], 10)).status is Status.BREACHED

@@ -144,6 +144,13 @@ class Evaluation:
         self.uses_tags = any(c.rule.uses_tags() for c in self.commitments)
         self.uses_stakeholders = any(rule_uses_stakeholders(c.rule) for c in self.commitments)
         self.classifiers = tuple(classifiers) if self.uses_tags else ()
+        # third-party rules may read any message field: load them all for those
+        foreign = any(not _builtin(leaf) for c in self.commitments for leaf in _leaves(c.rule))
+        self.uses_channels = foreign or any(c.rule.level == "channel" for c in self.commitments)
+        self.uses_tags = self.uses_tags or foreign
+        self.uses_text = any(
+            c.rule.uses_text() for c in self.commitments if hasattr(c.rule, "uses_text")
+        )
         self.metas = [
             FindingMeta(
                 commitment=c.name,
@@ -161,8 +168,8 @@ class Evaluation:
 
     @property
     def needs_text(self) -> bool:
-        """Whether threads must carry message texts (for the classifiers)."""
-        return bool(self.classifiers)
+        """Whether threads must carry message texts (classifiers or rules read them)."""
+        return bool(self.classifiers) or self.uses_text
 
     def _classified(self, threads: Iterable[Thread]) -> Iterator[Thread]:
         if not self.classifiers:
@@ -259,6 +266,20 @@ def _young_gc_relaxed() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _leaves(rule: Any) -> Iterator[Any]:
+    if isinstance(rule, Scoped):
+        yield from _leaves(rule.rule)
+    elif isinstance(rule, _Composite):
+        for part in rule.parts:
+            yield from _leaves(part)
+    else:
+        yield rule
+
+
+def _builtin(rule: Any) -> bool:
+    return type(rule).__module__ == Rule.__module__
 
 
 def _is_composite(rule: Rule) -> bool:
@@ -390,7 +411,12 @@ def check_commitments(
         from ._fastpath import sqlite_threads
 
         threads = sqlite_threads(
-            store, as_of_us=run.as_of_us, stakeholder_kinds=kinds, with_text=run.needs_text
+            store,
+            as_of_us=run.as_of_us,
+            stakeholder_kinds=kinds,
+            with_text=run.needs_text,
+            with_tags=run.uses_tags or run.needs_text,
+            with_channels=run.uses_channels,
         )
     if threads is None:
         # Not ``iter_conversations(until=...)``: it would also drop the status changes

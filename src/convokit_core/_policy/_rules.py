@@ -105,6 +105,8 @@ class Rule:
     level: ClassVar[str] = "conversation"
     needs_tags: ClassVar[bool] = False
     """True when the rule reads message tags (classifiers then run)."""
+    needs_text: ClassVar[bool] = False
+    """True when the rule reads message texts (``M_TEXT`` is ``None`` otherwise)."""
 
     def evaluate(self, thread: Thread, ctx: RuleContext) -> list[RawOutcome]:
         """Outcomes of this rule on one conversation (empty = out of scope)."""
@@ -132,6 +134,9 @@ class Rule:
 
     def uses_tags(self) -> bool:
         return self.needs_tags
+
+    def uses_text(self) -> bool:
+        return self.needs_text
 
     def __str__(self) -> str:
         return self.label()
@@ -883,6 +888,9 @@ class Scoped(Rule):
             s is not None and s.tags is not None for s in (self.where_scope, self.unless_scope)
         )
 
+    def uses_text(self) -> bool:
+        return self.rule.uses_text()
+
     def uses_stakeholders(self) -> bool:
         return any(
             s is not None and s.stakeholder_kind is not None
@@ -997,6 +1005,9 @@ class _Composite(Rule):
 
     def uses_tags(self) -> bool:
         return any(p.uses_tags() for p in self.parts)
+
+    def uses_text(self) -> bool:
+        return any(p.uses_text() for p in self.parts)
 
     def describe(self) -> str:
         return f"{self.name}({', '.join(p.label() for p in self.parts)})"
