@@ -7,6 +7,9 @@ both print their per-status counts, which must be identical.
 
     python benchmarks/bench_check.py [--conversations 100000] [--keep all|failing]
 
+Each side runs ``--repeat`` times (alternating, default 2) and its fastest run counts, so
+a burst of load on a shared machine does not decide the ratio.
+
 ``--keep failing`` keeps only breached/at-risk findings in the report (what a CI job
 asks for with ``--only breached,at_risk``); ``all`` keeps every finding object.
 """
@@ -284,6 +287,9 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", choices=("all", "failing"), default="all")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per side, alternating; the fastest counts"
+    )
     parser.add_argument("--child", choices=("convokit", "pandas"))
     parser.add_argument("--db")
     args = parser.parse_args()
@@ -298,18 +304,22 @@ def main() -> None:
             f"generated {sizes['messages']:,} messages in {sizes['conversations']:,} "
             f"conversations in {time.perf_counter() - t0:.1f}s"
         )
-        results = {}
-        for side in ("convokit", "pandas"):
-            cmd = [sys.executable, __file__, "--child", side, "--db", db, "--keep", args.keep]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                sys.exit(f"{side} failed:\n{proc.stderr}")
-            results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results: dict[str, dict[str, object]] = {}
+        for _ in range(args.repeat):
+            for side in ("convokit", "pandas"):
+                cmd = [sys.executable, __file__, "--child", side, "--db", db, "--keep", args.keep]
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if proc.returncode != 0:
+                    sys.exit(f"{side} failed:\n{proc.stderr}")
+                run = json.loads(proc.stdout.strip().splitlines()[-1])
+                best = results.get(side)
+                if best is None or run["seconds"] < best["seconds"]:  # type: ignore[operator]
+                    results[side] = run
         ours, theirs = results["convokit"], results["pandas"]
         for side, r in results.items():
             print(
-                f"{side:9s} {r['seconds']:7.2f}s wall {r['cpu']:7.2f}s cpu  peak {r['peak_mb']:6.0f} MB  "
-                f"findings kept {r['kept']:,}"
+                f"{side:9s} {r['seconds']:7.2f}s wall {r['cpu']:7.2f}s cpu  "
+                f"peak {r['peak_mb']:6.0f} MB  findings kept {r['kept']:,}"
             )
         print(
             f"ratio pandas/convokit: {theirs['seconds'] / ours['seconds']:.2f}x wall, "

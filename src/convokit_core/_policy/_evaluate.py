@@ -205,11 +205,16 @@ class Evaluation:
                 if channel_level:
                     rule.observe(thread, ctx)
                     continue
-                for outcome in rule.evaluate(thread, ctx):
-                    status = outcome[0]
-                    counts[status] += 1
-                    if keep is None or status in keep:
+                if keep is None:
+                    for outcome in rule.evaluate(thread, ctx):
+                        counts[outcome[0]] += 1
                         append((i, outcome, platform, tid, channel))
+                else:
+                    for outcome in rule.evaluate(thread, ctx):
+                        status = outcome[0]
+                        counts[status] += 1
+                        if status in keep:
+                            append((i, outcome, platform, tid, channel))
             spill()
         self.conversations += n
 

@@ -142,7 +142,7 @@ class Thread:
         if cache is None:
             cache = self._cache = {}
         else:
-            entry = cache.get(policy)
+            entry = cache.get(id(policy))
             if entry is not None:
                 return entry[0]  # type: ignore[no-any-return]
         out: list[tuple[int, int, int]] = []
@@ -174,13 +174,13 @@ class Thread:
             append((at, kind, i))
         if tie:
             out.sort()
-        cache[policy] = [out, None, tagged]
+        cache[id(policy)] = [out, None, tagged]
         return out
 
     def has_tagged_stakeholder_message(self, policy: CountingPolicy) -> bool:
         """Whether a stakeholder message counted under ``policy`` carries any tag."""
         self.events(policy)
-        return bool(self._cache[policy][2])  # type: ignore[index]
+        return bool(self._cache[id(policy)][2])  # type: ignore[index]
 
     def turns(self, policy: CountingPolicy) -> list[tuple[int, int | None, tuple[str, ...], str]]:
         """Turns under ``policy``: ``(started_us, answered_us or None, evidence,
@@ -188,10 +188,10 @@ class Thread:
         first one at all) and stops at the next reply; ``evidence`` holds the ids of
         those two messages and ``subject`` is ``"<conversation id>#<n>"``."""
         cache = self._cache
-        entry = cache.get(policy) if cache is not None else None
+        entry = cache.get(id(policy)) if cache is not None else None
         if entry is None:
             self.events(policy)
-            entry = self._cache[policy]  # type: ignore[index]
+            entry = self._cache[id(policy)]  # type: ignore[index]
         elif entry[1] is not None:
             return entry[1]  # type: ignore[no-any-return]
         messages = self.messages
