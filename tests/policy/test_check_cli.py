@@ -334,3 +334,20 @@ def test_failing_hook_is_reported_and_does_not_change_the_exit_code(store_url: s
         set_plugin_manager(None)
     assert code == 0
     assert "Warning: a findings_ready hook failed: RuntimeError: webhook down" in err
+
+
+def test_streamed_json_equals_the_report_document(store_url: str) -> None:
+    import io
+
+    from convokit_core._policy._reporters import render_json
+    from convokit_core._policy._run import check
+
+    store = open_store(store_url)
+    from convokit_core._timeutil import parse_datetime
+
+    for only in (None, {"paused"}):
+        report = check(store, "policy.toml", as_of=parse_datetime(AS_OF), only=only)
+        out = io.StringIO()
+        render_json(report, out)
+        assert out.getvalue() == json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    store.close()

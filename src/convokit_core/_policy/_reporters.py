@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
 from .._timeutil import format_datetime
@@ -51,10 +51,38 @@ def _by_status(findings: Iterable[Finding], limit: int | None) -> list[Finding]:
     return ordered if limit is None else ordered[:limit]
 
 
+def _worst_first(findings: Sequence[Finding]) -> Iterator[Finding]:
+    """Every finding, worst status first, in one pass per status (no copy in memory)."""
+    for status in STATUSES:
+        for f in findings:
+            if f.status is status:
+                yield f
+
+
 def render_json(report: CheckReport, stream: TextIO) -> None:
-    """``{"as_of", "store", "commitments": [...], "findings": [...]}``, indented."""
-    json.dump(report.to_dict(), stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    """``{"as_of", "store", "commitments": [...], "findings": [...]}``, indented.
+
+    Findings are written one by one, so a report of millions of findings never exists
+    as one document in memory; the output equals ``json.dumps(report.to_dict(),
+    indent=2)``."""
+
+    def dumps(value: object, depth: int) -> str:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+        return text.replace("\n", "\n" + "  " * depth)
+
+    w = stream.write
+    w("{\n")
+    w(f'  "as_of": {dumps(format_datetime(report.as_of), 1)},\n')
+    w(f'  "store": {dumps(report.store, 1)},\n')
+    w(f'  "commitments": {dumps([c.to_dict() for c in report.commitments], 1)},\n')
+    w('  "findings": [')
+    first = True
+    for finding in report.findings:
+        w("\n    " if first else ",\n    ")
+        w(dumps(finding.to_dict(), 2))
+        first = False
+    w("]" if first else "\n  ]")
+    w("\n}\n")
 
 
 def render_table(report: CheckReport, stream: TextIO) -> None:
@@ -128,7 +156,7 @@ def render_markdown(report: CheckReport, stream: TextIO) -> None:
     w("### Findings\n\n")
     w("| status | commitment | subject | deadline | message |\n")
     w("|---|---|---|---|---|\n")
-    for f in _by_status(report.findings, None):
+    for f in _worst_first(report.findings):
         w(
             f"| **{f.status}** | {cell(f.commitment)} | {cell(f.subject)} | {_when(f)} | "
             f"{cell(f.message)} |\n"
