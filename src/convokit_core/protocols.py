@@ -219,6 +219,13 @@ class StorageBackend(Protocol):
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
 
+    def __enter__(self) -> Self:
+        """A store is a context manager that closes itself on exit."""
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
 
 class PlatformAdapter(Protocol):
     """Fetches one source's records from a platform, page by page.
