@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, TextIO, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, TextIO, runtime_checkable
 
 from ._model import (
     Batch,
