@@ -194,8 +194,7 @@ class Evaluation:
 
         This is the hot path: no object is built per message or per finding."""
         keep = self.keep
-        append = sink.raw.append
-        spill = sink.spill_if_full
+        add = sink.add_block
         plans = self._plans
         n = 0
         for thread in self._classified(threads) if classify else threads:
@@ -205,17 +204,24 @@ class Evaluation:
                 if channel_level:
                     rule.observe(thread, ctx)
                     continue
+                outcomes = rule.evaluate(thread, ctx)
+                if type(outcomes) is not list:
+                    outcomes = list(outcomes)
+                if not outcomes:
+                    continue
                 if keep is None:
-                    for outcome in rule.evaluate(thread, ctx):
+                    for outcome in outcomes:
                         counts[outcome[0]] += 1
-                        append((i, outcome, platform, tid, channel))
+                    add(i, platform, tid, channel, outcomes)
                 else:
-                    for outcome in rule.evaluate(thread, ctx):
+                    kept = []
+                    for outcome in outcomes:
                         status = outcome[0]
                         counts[status] += 1
                         if status in keep:
-                            append((i, outcome, platform, tid, channel))
-            spill()
+                            kept.append(outcome)
+                    if kept:
+                        add(i, platform, tid, channel, kept)
         self.conversations += n
 
     def collect_channels(self, sink: FindingList) -> None:

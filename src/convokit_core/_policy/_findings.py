@@ -309,19 +309,38 @@ class FindingMeta:
 
 class FindingList(Sequence[Finding]):
     """The findings a run keeps, stored compactly and spilled to a temporary file past
-    ``spill_after`` entries, so a report of millions of findings stays small in memory.
+    ``spill_after`` findings, so a report of millions of findings stays small in memory.
 
-    :class:`Finding` objects are built when read; iterate rather than index for speed.
+    Storage is a list of *blocks* ``(meta index, platform, conversation, channel,
+    outcomes)``: one per conversation and commitment, holding the very list of outcome
+    tuples the rule returned. :class:`Finding` objects are built when read; iterate
+    rather than index for speed.
     """
 
-    def __init__(self, metas: Sequence[FindingMeta], *, spill_after: int = 100_000) -> None:
+    def __init__(self, metas: Sequence[FindingMeta], *, spill_after: int = 400_000) -> None:
         self._metas = list(metas)
-        self._raw: list[tuple[Any, ...]] = []
+        self._blocks: list[tuple[Any, ...]] = []
+        self._in_memory = 0
         self._spill_after = spill_after
         self._file: Any = None
         self._chunks: list[tuple[int, int, int]] = []  # (file offset, byte length, count)
         self._spilled = 0
         self._cache: tuple[int, list[tuple[Any, ...]]] | None = None
+
+    def add_block(
+        self,
+        meta_index: int,
+        platform: str | None,
+        conversation: str | None,
+        channel: str | None,
+        outcomes: list[RawOutcome],
+    ) -> None:
+        """Keep ``outcomes`` of one commitment on one subject (the evaluator's hot path:
+        nothing is copied)."""
+        self._blocks.append((meta_index, platform, conversation, channel, outcomes))
+        self._in_memory += len(outcomes)
+        if self._in_memory >= self._spill_after:
+            self._spill()
 
     def append_raw(
         self,
@@ -331,17 +350,8 @@ class FindingList(Sequence[Finding]):
         conversation: str | None,
         channel: str | None,
     ) -> None:
-        """Keep one outcome (the evaluator's hot path: no object is built)."""
-        self._raw.append((meta_index, outcome, platform, conversation, channel))
-        if len(self._raw) >= self._spill_after:
-            self._spill()
-
-    @property
-    def raw(self) -> list[tuple[Any, ...]]:
-        """The in-memory entries ``(meta index, outcome, platform, conversation,
-        channel)``; the evaluator appends to it directly, then calls
-        :meth:`spill_if_full`."""
-        return self._raw
+        """Keep one outcome."""
+        self.add_block(meta_index, platform, conversation, channel, [outcome])
 
     def append(self, finding: Finding) -> None:
         """Keep a finished :class:`Finding`."""
@@ -352,7 +362,7 @@ class FindingList(Sequence[Finding]):
             composite=finding.decided_by is not None,
         )
         self._metas.append(meta)
-        outcome = Outcome(
+        outcome = (
             str(finding.status),
             finding.subject_kind,
             finding.subject,
@@ -370,11 +380,6 @@ class FindingList(Sequence[Finding]):
             len(self._metas) - 1, outcome, finding.platform, finding.conversation, finding.channel
         )
 
-    def spill_if_full(self) -> None:
-        """Move the in-memory entries to the temporary file once past the threshold."""
-        if len(self._raw) >= self._spill_after:
-            self._spill()
-
     def _spill(self) -> None:
         import marshal
         import tempfile
@@ -382,15 +387,16 @@ class FindingList(Sequence[Finding]):
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the list
         try:
-            data = marshal.dumps(self._raw)
-        except ValueError:  # an outcome of a third-party rule is a tuple subclass
-            data = marshal.dumps([(r[0], tuple(r[1]), r[2], r[3], r[4]) for r in self._raw])
+            data = marshal.dumps(self._blocks)
+        except ValueError:  # a third-party rule returned tuple subclasses or other types
+            data = marshal.dumps([(*b[:4], [tuple(o) for o in b[4]]) for b in self._blocks])
         self._file.seek(0, 2)
         offset = self._file.tell()
         self._file.write(data)
-        self._chunks.append((offset, len(data), len(self._raw)))
-        self._spilled += len(self._raw)
-        self._raw.clear()  # the evaluator holds this very list
+        self._chunks.append((offset, len(data), self._in_memory))
+        self._spilled += self._in_memory
+        self._blocks = []
+        self._in_memory = 0
 
     def _load(self, index: int) -> list[tuple[Any, ...]]:
         import marshal
@@ -399,44 +405,46 @@ class FindingList(Sequence[Finding]):
             return self._cache[1]
         offset, length, _ = self._chunks[index]
         self._file.seek(offset)
-        items: list[tuple[Any, ...]] = marshal.loads(self._file.read(length))
-        self._cache = (index, items)
-        return items
+        blocks: list[tuple[Any, ...]] = marshal.loads(self._file.read(length))
+        self._cache = (index, blocks)
+        return blocks
 
-    def _make(self, raw: tuple[Any, ...]) -> Finding:
-        meta = self._metas[raw[0]]
-        o = raw[1]
+    def _make(self, block: tuple[Any, ...], o: RawOutcome) -> Finding:
+        meta = self._metas[block[0]]
         return Finding(
             commitment=meta.commitment,
             rule=meta.rule,
             status=_STATUS_BY_VALUE[o[0]],
             subject=o[2],
             subject_kind=o[1],
-            platform=raw[2],
-            conversation=raw[3],
-            channel=raw[4],
+            platform=block[1],
+            conversation=block[2],
+            channel=block[3],
             started_us=o[3],
             deadline_us=o[4],
             stopped_us=o[5],
             elapsed_us=o[6],
             limit_us=o[7],
-            evidence=o[8],
+            evidence=tuple(o[8]),
             decided_by=o[11] if meta.composite else None,
             what=o[9],
             note=o[10],
             severity=meta.severity,
         )
 
+    def _iter_blocks(self) -> Iterator[tuple[Any, ...]]:
+        for index in range(len(self._chunks)):
+            yield from self._load(index)
+        yield from self._blocks
+
     def __len__(self) -> int:
-        return self._spilled + len(self._raw)
+        return self._spilled + self._in_memory
 
     def __iter__(self) -> Iterator[Finding]:
         make = self._make
-        for index in range(len(self._chunks)):
-            for raw in self._load(index):
-                yield make(raw)
-        for raw in self._raw:
-            yield make(raw)
+        for block in self._iter_blocks():
+            for outcome in block[4]:
+                yield make(block, outcome)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
@@ -445,16 +453,24 @@ class FindingList(Sequence[Finding]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("finding index out of range")
+        blocks: Iterable[tuple[Any, ...]] = self._blocks
         if index >= self._spilled:
-            return self._make(self._raw[index - self._spilled])
-        for chunk_index, (_, _, count) in enumerate(self._chunks):
-            if index < count:
-                return self._make(self._load(chunk_index)[index])
-            index -= count
+            index -= self._spilled
+        else:
+            for chunk_index, (_, _, count) in enumerate(self._chunks):
+                if index < count:
+                    blocks = self._load(chunk_index)
+                    break
+                index -= count
+        for block in blocks:
+            if index < len(block[4]):
+                return self._make(block, block[4][index])
+            index -= len(block[4])
         raise IndexError("finding index out of range")  # pragma: no cover
 
     def close(self) -> None:
-        """Delete the temporary file, if any (also done when garbage-collected)."""
+        """Delete the temporary file, if any (also done when garbage-collected); the
+        spilled findings are gone afterwards."""
         if self._file is not None:
             self._file.close()
             self._file = None
