@@ -287,15 +287,78 @@ def test_text_postgres_cannot_store_is_a_storage_error(store: PostgresStore) -> 
     assert store.counts()["messages"] == 1
 
 
+@pytest.fixture
+def forbidden(pg_admin: Admin) -> str:
+    """A text the test schema refuses (a CHECK constraint the merge trips over)."""
+    pg_admin.execute("ALTER TABLE messages ADD CONSTRAINT no_forbidden CHECK (text <> 'forbidden')")
+    return "forbidden"
+
+
+def _large_batch(bad_text: str | None = None, prefix: str = "m") -> Batch:
+    msgs = _messages(COPY_THRESHOLD + 10, prefix=prefix)
+    if bad_text is not None:
+        msgs[-1] = sample_message(msgs[-1].id, msgs[-1].conversation_id, text=bad_text)
+    return Batch(messages=msgs)
+
+
+def test_a_failed_background_merge_fails_the_write(store: PostgresStore, forbidden: str) -> None:
+    store.write(Batch(messages=[sample_message("m0")]), source="s", cursor="c0")
+    with pytest.raises(StorageError, match="no_forbidden"):
+        store.write(_large_batch(forbidden), source="s", cursor="c1")
+    assert store.counts()["messages"] == 1
+    assert store.get_cursor("s") == "c0"
+    store.write(_large_batch(), source="s", cursor="c2")  # the store is still usable
+    assert store.counts()["messages"] == COPY_THRESHOLD + 11
+    assert store.get_cursor("s") == "c2"
+
+
+def test_a_merge_error_surfaces_at_the_next_write_of_the_transaction(
+    store: PostgresStore, forbidden: str
+) -> None:
+    reached = []
+
+    def run() -> None:
+        with store.transaction() as tx:
+            tx.write(_large_batch(forbidden))  # merged in the background
+            tx.write(Batch(messages=[sample_message("other")]))  # waits for it: fails
+            reached.append("after the second write")
+            tx.set_cursor("s", "never")
+
+    with pytest.raises(StorageError, match="no_forbidden"):
+        run()
+    assert reached == []
+    assert store.counts()["messages"] == 0
+    assert store.get_cursor("s") is None
+
+
+def test_an_exception_in_the_block_wins_over_a_pending_merge(
+    store: PostgresStore, forbidden: str
+) -> None:
+    class Boom(Exception):
+        pass
+
+    def run() -> None:
+        with store.transaction() as tx:
+            tx.write(_large_batch(forbidden))
+            raise Boom
+
+    with pytest.raises(Boom):
+        run()
+    with store.transaction() as tx:  # the connection left pipeline mode cleanly
+        tx.write(_large_batch(prefix="a"))
+        tx.write(_large_batch(prefix="b"))
+    assert store.counts()["messages"] == 2 * (COPY_THRESHOLD + 10)
+
+
 def test_write_retries_a_deadlocked_transaction(
     store: PostgresStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = store_module._write_batch
     calls = []
 
-    def deadlock_once(conn: Any, batch: Batch) -> None:
+    def deadlock_once(conn: Any, batch: Batch, merge: Any) -> None:
         calls.append(batch)
-        real(conn, batch)  # written, then rolled back with the failed attempt
+        real(conn, batch, merge)  # written, then rolled back with the failed attempt
         if len(calls) == 1:
             raise psycopg.errors.DeadlockDetected("deadlock detected")
 
@@ -311,7 +374,7 @@ def test_other_errors_are_not_retried(
 ) -> None:
     calls = []
 
-    def broken(conn: Any, batch: Batch) -> None:
+    def broken(conn: Any, batch: Batch, merge: Any) -> None:
         calls.append(batch)
         raise psycopg.errors.UniqueViolation("duplicate key")
 

@@ -8,7 +8,8 @@ How it works:
 - **Writes** are idempotent upserts (``INSERT … ON CONFLICT … DO UPDATE``, skipping rows
   that did not change). A batch and its cursor are one transaction. Large batches go
   through ``COPY`` (binary) into a temporary table and one ``INSERT … SELECT … ON
-  CONFLICT``; small ones through a pipelined ``executemany``. Rows are deduplicated
+  CONFLICT``, sent in pipeline mode so the server merges while the caller prepares the
+  next batch; small ones through a pipelined ``executemany``. Rows are deduplicated
   (last one wins) and written in key order, so concurrent writers take row locks in the
   same order and do not deadlock; :meth:`PostgresStore.write` still retries a
   transaction the server aborted as a deadlock or serialization failure.
@@ -371,27 +372,78 @@ def source_lock_key(source: str) -> int:
 # -- the store -----------------------------------------------------------------------
 
 
+class _Merge:
+    """The server-side merge of the last ``COPY``, left running in a pipeline.
+
+    After a large batch is copied into its staging table, the ``INSERT … SELECT … ON
+    CONFLICT`` that merges it is sent in pipeline mode and not waited for: the server
+    merges while the caller prepares its next batch. :meth:`settle` waits for it (and
+    raises its error, if any) before the connection is used again and before commit.
+    """
+
+    def __init__(self, conn: _Conn) -> None:
+        self._conn = conn
+        self._pipeline: AbstractContextManager[psycopg.Pipeline] | None = None
+
+    def start(self, statements: Sequence[sql.Composed]) -> None:
+        """Send ``statements`` without waiting for their results."""
+        self.settle()
+        pipeline = self._conn.pipeline()
+        pipeline.__enter__()
+        self._pipeline = pipeline
+        for statement in statements:
+            self._conn.execute(statement)
+
+    def settle(self) -> None:
+        """Wait for the running merge; raises the server's error if it failed."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.__exit__(None, None, None)
+
+    def abandon(self) -> None:
+        """Wait for the running merge, ignoring its outcome (the transaction is being
+        rolled back anyway)."""
+        with suppress(psycopg.Error):
+            self.settle()
+
+
 class _Writer:
     """The :class:`~convokit_core.protocols.BatchWriter` of one open transaction."""
 
     def __init__(self, store: PostgresStore, conn: _Conn) -> None:
         self._store = store
         self._conn = conn
+        self._merge = _Merge(conn)
 
     def write(self, batch: Batch) -> None:
-        """Upsert ``batch`` inside the open transaction."""
-        self._store._guard("write", lambda: _write_batch(self._conn, batch))
+        """Upsert ``batch`` inside the open transaction.
+
+        A database error may surface here or, for the last large batch, at the next
+        write or at commit; either way the whole transaction is rolled back.
+        """
+        self._store._guard("write", lambda: _write_batch(self._conn, batch, self._merge))
 
     def set_cursor(self, source: str, cursor: str) -> None:
         """Record ``source``'s ``cursor`` inside the open transaction."""
         row = (source, cursor, datetime.now(UTC))
-        self._store._guard("set cursor", lambda: _upsert(self._conn, _CURSORS, [row]))
+        self._store._guard("set cursor", lambda: _upsert(self._conn, _CURSORS, [row], self._merge))
+
+    def _settle(self) -> None:
+        self._store._guard("write", self._merge.settle)
+
+    def _abandon(self) -> None:
+        self._merge.abandon()
 
 
-def _upsert(conn: _Conn, table: _Table, rows: Sequence[_Row]) -> None:
-    """Upsert ``rows`` (already unique by key and sorted by key) into ``table``."""
+def _upsert(conn: _Conn, table: _Table, rows: Sequence[_Row], merge: _Merge) -> None:
+    """Upsert ``rows`` (already unique by key and sorted by key) into ``table``.
+
+    Small sets go through a pipelined ``executemany``; large ones are copied into a
+    staging table and merged in the background (see :class:`_Merge`).
+    """
     if not rows:
         return
+    merge.settle()
     with conn.cursor() as cur:
         if len(rows) < COPY_THRESHOLD:
             cur.executemany(table.insert_values(), rows)
@@ -401,8 +453,7 @@ def _upsert(conn: _Conn, table: _Table, rows: Sequence[_Row]) -> None:
             copy.set_types(list(table.types))
             for row in rows:
                 copy.write_row(row)
-        cur.execute(table.insert_from_stage())
-        cur.execute(table.truncate_stage())
+    merge.start([table.insert_from_stage(), table.truncate_stage()])
 
 
 def _unique_sorted(rows: Iterable[_Row], width: int) -> list[_Row]:
@@ -413,7 +464,7 @@ def _unique_sorted(rows: Iterable[_Row], width: int) -> list[_Row]:
     return [by_key[k] for k in sorted(by_key)]
 
 
-def _write_batch(conn: _Conn, batch: Batch) -> None:
+def _write_batch(conn: _Conn, batch: Batch, merge: _Merge) -> None:
     """Upsert every record of ``batch`` on ``conn`` (inside the caller's transaction).
 
     Tables are written in a fixed order and rows in key order, so concurrent writers
@@ -421,7 +472,7 @@ def _write_batch(conn: _Conn, batch: Batch) -> None:
     """
     messages = batch.all_messages()
     if messages:
-        _upsert(conn, _MESSAGES, _unique_sorted(map(_message_row, messages), 2))
+        _upsert(conn, _MESSAGES, _unique_sorted(map(_message_row, messages), 2), merge)
     rows: Iterable[_Row]
     if batch.conversations:
         rows = (
@@ -436,25 +487,25 @@ def _write_batch(conn: _Conn, batch: Batch) -> None:
             )
             for c in batch.conversations
         )
-        _upsert(conn, _CONVERSATIONS, _unique_sorted(rows, 2))
+        _upsert(conn, _CONVERSATIONS, _unique_sorted(rows, 2), merge)
     changes = batch.all_status_changes()
     if changes:
         rows = ((s.platform, s.conversation_id, s.at, s.status.value) for s in changes)
-        _upsert(conn, _STATUS_CHANGES, _unique_sorted(rows, 4))
+        _upsert(conn, _STATUS_CHANGES, _unique_sorted(rows, 4), merge)
     if batch.stakeholders:
         rows = (
             (s.id, s.kind.value, s.display_name, _mapping(s.identities)) for s in batch.stakeholders
         )
-        _upsert(conn, _STAKEHOLDERS, _unique_sorted(rows, 1))
+        _upsert(conn, _STAKEHOLDERS, _unique_sorted(rows, 1), merge)
     if batch.channels:
         rows = ((c.platform, c.id, c.handle, c.created_at, c.owner_team) for c in batch.channels)
-        _upsert(conn, _CHANNELS, _unique_sorted(rows, 2))
+        _upsert(conn, _CHANNELS, _unique_sorted(rows, 2), merge)
     if batch.team_members:
         rows = (
             (t.id, t.name, _mapping(t.handles), t.active_from, t.active_until)
             for t in batch.team_members
         )
-        _upsert(conn, _TEAM_MEMBERS, _unique_sorted(rows, 1))
+        _upsert(conn, _TEAM_MEMBERS, _unique_sorted(rows, 1), merge)
 
 
 class PostgresStore:
@@ -636,7 +687,13 @@ class PostgresStore:
             conn = self._writer_conn()
             try:
                 with conn.transaction():
-                    yield _Writer(self, conn)
+                    writer = _Writer(self, conn)
+                    try:
+                        yield writer
+                    except BaseException:
+                        writer._abandon()
+                        raise
+                    writer._settle()
             except psycopg.Error as exc:
                 raise self._error("transaction failed", exc) from exc
 
