@@ -197,23 +197,23 @@ class Thread:
         messages = self.messages
         tid = self.id
         turns: list[tuple[int, int | None, tuple[str, ...], str]] = []
-        start = None
+        append = turns.append
+        n = 0
+        s_at = -1
+        s_id = ""
+        waiting = False
         for at, kind, index in entry[0]:
             if kind == 0:
-                if start is None:
-                    start = (at, index)
-            elif start is not None:
-                turns.append(
-                    (
-                        start[0],
-                        at,
-                        (messages[start[1]][0], messages[index][0]),
-                        f"{tid}#{len(turns) + 1}",
-                    )
-                )
-                start = None
-        if start is not None:
-            turns.append((start[0], None, (messages[start[1]][0],), f"{tid}#{len(turns) + 1}"))
+                if not waiting:
+                    waiting = True
+                    s_at = at
+                    s_id = messages[index][0]
+            elif waiting:
+                n += 1
+                append((s_at, at, (s_id, messages[index][0]), f"{tid}#{n}"))
+                waiting = False
+        if waiting:
+            append((s_at, None, (s_id,), f"{tid}#{n + 1}"))
         entry[1] = turns
         return turns
 
