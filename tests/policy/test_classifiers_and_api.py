@@ -255,3 +255,20 @@ def test_fast_path_derives_conversations_without_records(tmp_path: Path) -> None
         ("customers", "x", "blog"),
         ("blog", "x", "blog"),
     ]
+
+
+def test_demo_policy_checks_the_generated_history() -> None:
+    import tomllib
+
+    from convokit_core._policy._policyfile import parse_policy
+    from convokit_core.testing._generate import DEMO_POLICY
+
+    policy = parse_policy(tomllib.loads(DEMO_POLICY), name="demo", text=DEMO_POLICY)
+    store = open_store("memory:")
+    for batch in generate_history(120, seed=2, days=14):
+        store.write(batch)
+    report = check(store, policy, as_of=HistorySpec().start.replace(day=10))
+    seen = {s for c in report.commitments for s, n in c.counts.items() if n}
+    assert {"met", "breached", "pending", "not_applicable"} <= seen
+    assert len(report.commitments) == 5
+    assert report.commitments[0].name == "customers-hear-back"

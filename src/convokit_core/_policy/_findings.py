@@ -317,7 +317,7 @@ class FindingList(Sequence[Finding]):
     rather than index for speed.
     """
 
-    def __init__(self, metas: Sequence[FindingMeta], *, spill_after: int = 400_000) -> None:
+    def __init__(self, metas: Sequence[FindingMeta], *, spill_after: int = 100_000) -> None:
         self._metas = list(metas)
         self._blocks: list[tuple[Any, ...]] = []
         self._in_memory = 0

@@ -41,7 +41,13 @@ from .._model import (
 )
 from .._timeutil import from_micros, to_micros
 
-__all__ = ["GeneratedConversation", "HistorySpec", "generate_history", "generate_rows"]
+__all__ = [
+    "DEMO_POLICY",
+    "GeneratedConversation",
+    "HistorySpec",
+    "generate_history",
+    "generate_rows",
+]
 
 _US = 1_000_000
 _HOUR = 3600 * _US
@@ -82,6 +88,56 @@ _REPLIES = (
 )
 _BOT = "Thanks for your message! An agent will get back to you soon."
 _NOTES = ("customer is VIP, handle with care", "escalated to billing", "duplicate of earlier case")
+
+
+DEMO_POLICY = """\
+# Commitments for the generated support history (see convokit_core.testing).
+
+[calendars.support]
+timezone = "Europe/London"
+hours = { mon-fri = ["08:00-20:00"], sat = ["10:00-16:00"] }
+holidays = { country = "GB" }
+
+[[commitment]]
+name = "customers-hear-back"
+promise = "Every customer hears back within 2 business hours."
+rule = "max_silence"
+window = "2h"
+pause_when = "pending"
+calendar = "support"
+warn_before = "30m"
+
+[[commitment]]
+name = "quick-first-answer"
+promise = "A first answer within an hour, day or night."
+rule = "first_reply"
+within = "1h"
+severity = "warning"
+
+[[commitment]]
+name = "complaints-are-closed"
+promise = "Complaints are acknowledged within an hour and closed within three days."
+all_of = [
+  { rule = "follow_up", tags = ["complaint"], acknowledge_within = "1h", resolve_within = "3d" },
+  { rule = "owner_assigned", within = "4h" },
+]
+
+[[commitment]]
+name = "no-abandoned-profiles"
+promise = "Each of our accounts posts at least once a day."
+rule = "channel_activity"
+max_gap = "1d"
+severity = "info"
+
+[[commitment]]
+name = "resolved-within-a-week"
+promise = "Every conversation is resolved within a week."
+rule = "resolution_within"
+duration = "7d"
+pause_when = "pending"
+severity = "warning"
+"""
+"""A policy that exercises every status on :func:`generate_history` data."""
 
 
 @attrs.frozen(kw_only=True)
