@@ -209,8 +209,10 @@ class _TurnRule(Rule):
         limit = self.within
         out: list[RawOutcome] = []
         append = out.append
-        kind = "turn" if self._later else "conversation"
+        per_turn = self._later
+        kind = "turn" if per_turn else "conversation"
         what = self._what
+        tid = thread.id
         if ctx.simple and not excluded:
             as_of = ctx.as_of_us
             warn = ctx.warn_before_us
@@ -230,7 +232,7 @@ class _TurnRule(Rule):
                     (
                         status,
                         kind,
-                        subject if self._later else thread.id,
+                        subject if per_turn else tid,
                         s_at,
                         s_at + limit,
                         stop_at,
@@ -250,7 +252,7 @@ class _TurnRule(Rule):
                 (
                     status,
                     kind,
-                    subject if self._later else thread.id,
+                    subject if per_turn else tid,
                     s_at,
                     deadline,
                     stop_at,
