@@ -7,6 +7,7 @@ clear message on stderr; ``-v`` adds the traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import traceback
@@ -92,17 +93,23 @@ class _Group(click.Group):
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
             if state is not None and state.verbose:
                 traceback.print_exc()
-            raise CliError(str(exc), exit_code=exc.exit_code) from exc
+            raise cli_error(exc.exit_code)(str(exc)) from exc
         except KeyboardInterrupt:
-            raise CliError("interrupted", exit_code=130) from None
+            raise cli_error(130)("interrupted") from None
 
 
 class CliError(click.ClickException):
-    """A library error shown as one ``Error: …`` line with the error's exit code."""
+    """A library error shown as one ``Error: …`` line; exit code 2."""
 
-    def __init__(self, message: str, *, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 2
+
+
+@functools.cache
+def cli_error(exit_code: int) -> type[CliError]:
+    """The :class:`CliError` subclass that exits with ``exit_code``."""
+    if exit_code == CliError.exit_code:
+        return CliError
+    return type(f"CliError{exit_code}", (CliError,), {"exit_code": exit_code})
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
