@@ -10,6 +10,10 @@ nox.options.sessions = ["lint", "typecheck", "tests", "plugins"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
+# Linters are pinned so a new release never turns main red on its own.
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
+
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
 
@@ -24,16 +28,14 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """``mypy --strict`` over src/ and every plugins/*/src."""
-    session.install(
-        "mypy>=1.10", "-e", ".[test]", *[arg for p in PLUGINS for arg in ("-e", str(p))]
-    )
+    session.install(MYPY, "-e", ".[test]", *[arg for p in PLUGINS for arg in ("-e", str(p))])
     session.run("mypy", "--strict", "src", *[str(p / "src") for p in PLUGINS])
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
-    session.install("ruff>=0.5")
+    session.install(RUFF)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
