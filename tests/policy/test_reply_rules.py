@@ -188,3 +188,9 @@ def test_bad_parameters() -> None:
         first_reply("soon")
     with pytest.raises(ValueError, match="pause_when"):
         first_reply("1h", pause_when="sleeping")
+
+
+def test_status_change_exactly_at_as_of_counts() -> None:
+    c = conv(msg("1", 0), history=[(30, "pending")], status="pending")
+    f = one(check(first_reply("1h", pause_when="pending"), [c], 30))
+    assert (f.status, f.elapsed_seconds, f.deadline) == (Status.PAUSED, 1800, None)

@@ -105,7 +105,7 @@ class RuleContext:
                 assert cursor is not None
                 if b is not None and b <= cursor:
                     continue
-                if a >= end:
+                if a > end or (a == end and b is not None):
                     break
                 seg_end = a if a < end else end
                 if seg_end > cursor:
