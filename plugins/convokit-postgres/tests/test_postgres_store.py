@@ -312,7 +312,7 @@ def test_a_failed_background_merge_fails_the_write(store: PostgresStore, forbidd
     assert store.get_cursor("s") == "c2"
 
 
-def test_a_merge_error_surfaces_at_the_next_write_of_the_transaction(
+def test_a_merge_error_surfaces_at_the_next_copy_of_the_transaction(
     store: PostgresStore, forbidden: str
 ) -> None:
     reached = []
@@ -320,13 +320,15 @@ def test_a_merge_error_surfaces_at_the_next_write_of_the_transaction(
     def run() -> None:
         with store.transaction() as tx:
             tx.write(_large_batch(forbidden))  # merged in the background
-            tx.write(Batch(messages=[sample_message("other")]))  # waits for it: fails
-            reached.append("after the second write")
+            tx.write(Batch(messages=[sample_message("other")]))  # queued behind the merge
+            reached.append("small write queued")
+            tx.write(_large_batch(prefix="n"))  # COPY waits for the merge: fails here
+            reached.append("second large write")
             tx.set_cursor("s", "never")
 
     with pytest.raises(StorageError, match="no_forbidden"):
         run()
-    assert reached == []
+    assert reached == ["small write queued"]
     assert store.counts()["messages"] == 0
     assert store.get_cursor("s") is None
 

@@ -377,8 +377,9 @@ class _Merge:
 
     After a large batch is copied into its staging table, the ``INSERT … SELECT … ON
     CONFLICT`` that merges it is sent in pipeline mode and not waited for: the server
-    merges while the caller prepares its next batch. :meth:`settle` waits for it (and
-    raises its error, if any) before the connection is used again and before commit.
+    merges while the caller prepares its next batch. Small upserts queue behind it in
+    the same pipeline. :meth:`settle` waits for everything queued (and raises the first
+    error, if any) before the next ``COPY`` and before commit.
     """
 
     def __init__(self, conn: _Conn) -> None:
@@ -438,16 +439,18 @@ class _Writer:
 def _upsert(conn: _Conn, table: _Table, rows: Sequence[_Row], merge: _Merge) -> None:
     """Upsert ``rows`` (already unique by key and sorted by key) into ``table``.
 
-    Small sets go through a pipelined ``executemany``; large ones are copied into a
-    staging table and merged in the background (see :class:`_Merge`).
+    Small sets go through a pipelined ``executemany`` (queued behind a running merge
+    without waiting for it); large ones are copied into a staging table and merged in
+    the background (see :class:`_Merge`).
     """
     if not rows:
         return
-    merge.settle()
-    with conn.cursor() as cur:
-        if len(rows) < COPY_THRESHOLD:
+    if len(rows) < COPY_THRESHOLD:
+        with conn.cursor() as cur:  # joins the running merge's pipeline, if any
             cur.executemany(table.insert_values(), rows)
-            return
+        return
+    merge.settle()  # COPY cannot run in pipeline mode
+    with conn.cursor() as cur:
         cur.execute(table.create_stage())
         with cur.copy(table.copy_stage()) as copy:
             copy.set_types(list(table.types))
