@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -353,7 +354,7 @@ def test_an_exception_in_the_block_wins_over_a_pending_merge(
 
 
 def test_write_retries_a_deadlocked_transaction(
-    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     real = store_module._write_batch
     calls = []
@@ -365,7 +366,10 @@ def test_write_retries_a_deadlocked_transaction(
             raise psycopg.errors.DeadlockDetected("deadlock detected")
 
     monkeypatch.setattr(store_module, "_write_batch", deadlock_once)
-    store.write(Batch(messages=[sample_message("m1")]), source="s", cursor="c1")
+    with caplog.at_level(logging.INFO, logger="convokit.postgres"):
+        store.write(Batch(messages=[sample_message("m1")]), source="s", cursor="c1")
+    assert "retrying a write the server aborted: " in caplog.text
+    assert "deadlock detected" in caplog.text
     assert len(calls) == 2
     assert store.counts()["messages"] == 1
     assert store.get_cursor("s") == "c1"

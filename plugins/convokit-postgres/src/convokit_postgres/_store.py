@@ -25,6 +25,7 @@ How it works:
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -66,6 +67,8 @@ __all__ = [
 _Row = tuple[Any, ...]
 _Conn = psycopg.Connection[tuple[Any, ...]]
 T = TypeVar("T")
+
+log = logging.getLogger("convokit.postgres")
 
 COPY_THRESHOLD: Final = 256
 """Batches with at least this many rows of one kind are loaded with ``COPY``."""
@@ -639,7 +642,13 @@ class PostgresStore:
                     "(or drop auto_migrate=false from the URL)"
                 )
             try:
-                apply_migrations(conn)
+                for step in apply_migrations(conn):
+                    log.info(
+                        "store %s: applied migration %d (%s)",
+                        self._url,
+                        step.version,
+                        step.description,
+                    )
             except ValueError as exc:
                 raise StorageError(f"store {self._url!r}: {exc}") from None
             except psycopg.Error as exc:
@@ -725,6 +734,7 @@ class PostgresStore:
                 retryable = isinstance(exc.__cause__, DeadlockDetected | SerializationFailure)
                 if not retryable or attempt == _WRITE_RETRIES:
                     raise
+                log.info("store %s: retrying a write the server aborted: %s", self._url, exc)
 
     def get_cursor(self, source: str) -> str | None:
         """The last committed cursor of ``source``, or ``None``."""
