@@ -205,3 +205,9 @@ def test_resolution_pauses_while_pending() -> None:
     c = conv(msg("1", 0), history=[(10, "pending"), (200, "open"), (250, "resolved")])
     f = one(check(resolution_within("2h", pause_when="pending"), [c], 1000))
     assert (f.status, f.elapsed_seconds) == (Status.MET, 60 * 60)
+
+
+def test_owner_who_left_before_the_conversation_counts_from_its_start() -> None:
+    later = conv(msg("1", 3 * 24 * 60), owner_id="bo")  # bo left after one day
+    f = one(check(owner_assigned("1h"), [later], 3 * 24 * 60 + 30, team=TEAM))
+    assert (f.status, f.started_at, f.elapsed_seconds) == (Status.PENDING, at(3 * 24 * 60), 1800)

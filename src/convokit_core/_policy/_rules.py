@@ -761,13 +761,14 @@ class OwnerAssigned(Rule):
             from .._timeutil import to_micros
 
             left = to_micros(member.active_until)
-            status, elapsed, deadline = ctx.clock(max(left, start), None, self.within)
+            since = max(left, start)  # the owner is missing from here on
+            status, elapsed, deadline = ctx.clock(since, None, self.within)
             return [
                 (
                     status,
                     "conversation",
                     thread.id,
-                    left,
+                    since,
                     deadline,
                     None,
                     elapsed,
