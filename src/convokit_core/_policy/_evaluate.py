@@ -164,6 +164,11 @@ class Evaluation:
             (i, c.rule, self.contexts[i], c.rule.level == "channel", self.counts[i])
             for i, c in enumerate(self.commitments)
         ]
+        # the hot loop calls bound methods: (index, method, context, is channel-level, counts)
+        self._calls: list[tuple[int, Callable[..., Any], RuleContext, bool, dict[str, int]]] = [
+            (i, rule.observe if channel else rule.evaluate, ctx, channel, counts)
+            for i, rule, ctx, channel, counts in self._plans
+        ]
         self.conversations = 0
 
     @property
@@ -195,16 +200,16 @@ class Evaluation:
         This is the hot path: no object is built per message or per finding."""
         keep = self.keep
         add = sink.add_block
-        plans = self._plans
+        calls = self._calls
         n = 0
         for thread in self._classified(threads) if classify else threads:
             n += 1
             platform, tid, channel = thread.platform, thread.id, thread.channel_id
-            for i, rule, ctx, channel_level, counts in plans:
+            for i, call, ctx, channel_level, counts in calls:
                 if channel_level:
-                    rule.observe(thread, ctx)
+                    call(thread, ctx)
                     continue
-                outcomes = rule.evaluate(thread, ctx)
+                outcomes = call(thread, ctx)
                 if type(outcomes) is not list:
                     outcomes = list(outcomes)
                 if not outcomes:

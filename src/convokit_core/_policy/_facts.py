@@ -139,12 +139,14 @@ class Thread:
         ``kind`` is 0 for a stakeholder message, 1 for a reply. At the same instant a
         stakeholder message comes before a reply (the reply answers it)."""
         cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        else:
+        if cache is not None:
             entry = cache.get(id(policy))
             if entry is not None:
                 return entry[0]  # type: ignore[no-any-return]
+        return self._count(policy)[0]  # type: ignore[no-any-return]
+
+    def _count(self, policy: CountingPolicy) -> list[Any]:
+        """Build and cache ``[events, turns, tagged]`` for ``policy`` in one pass."""
         out: list[tuple[int, int, int]] = []
         append = out.append
         public_only = policy.public_only
@@ -152,7 +154,8 @@ class Thread:
         tie = False
         tagged = False
         last = None
-        for i, m in enumerate(self.messages):
+        messages = self.messages
+        for i, m in enumerate(messages):
             direction = m[2]
             if direction == "inbound":
                 if m[3] == "note":
@@ -174,35 +177,15 @@ class Thread:
             append((at, kind, i))
         if tie:
             out.sort()
-        cache[id(policy)] = [out, None, tagged]
-        return out
-
-    def has_tagged_stakeholder_message(self, policy: CountingPolicy) -> bool:
-        """Whether a stakeholder message counted under ``policy`` carries any tag."""
-        self.events(policy)
-        return bool(self._cache[id(policy)][2])  # type: ignore[index]
-
-    def turns(self, policy: CountingPolicy) -> list[tuple[int, int | None, tuple[str, ...], str]]:
-        """Turns under ``policy``: ``(started_us, answered_us or None, evidence,
-        subject)``. A turn starts at the first stakeholder message after a reply (or the
-        first one at all) and stops at the next reply; ``evidence`` holds the ids of
-        those two messages and ``subject`` is ``"<conversation id>#<n>"``."""
-        cache = self._cache
-        entry = cache.get(id(policy)) if cache is not None else None
-        if entry is None:
-            self.events(policy)
-            entry = self._cache[id(policy)]  # type: ignore[index]
-        elif entry[1] is not None:
-            return entry[1]  # type: ignore[no-any-return]
-        messages = self.messages
+        # turns, from the ordered events
         tid = self.id
         turns: list[tuple[int, int | None, tuple[str, ...], str]] = []
-        append = turns.append
+        add_turn = turns.append
         n = 0
         s_at = -1
         s_id = ""
         waiting = False
-        for at, kind, index in entry[0]:
+        for at, kind, index in out:
             if kind == 0:
                 if not waiting:
                     waiting = True
@@ -210,12 +193,35 @@ class Thread:
                     s_id = messages[index][0]
             elif waiting:
                 n += 1
-                append((s_at, at, (s_id, messages[index][0]), f"{tid}#{n}"))
+                add_turn((s_at, at, (s_id, messages[index][0]), f"{tid}#{n}"))
                 waiting = False
         if waiting:
-            append((s_at, None, (s_id,), f"{tid}#{n + 1}"))
-        entry[1] = turns
-        return turns
+            add_turn((s_at, None, (s_id,), f"{tid}#{n + 1}"))
+        entry: list[Any] = [out, turns, tagged]
+        if self._cache is None:
+            self._cache = {}
+        self._cache[id(policy)] = entry
+        return entry
+
+    def has_tagged_stakeholder_message(self, policy: CountingPolicy) -> bool:
+        """Whether a stakeholder message counted under ``policy`` carries any tag."""
+        cache = self._cache
+        entry = cache.get(id(policy)) if cache is not None else None
+        if entry is None:
+            entry = self._count(policy)
+        return bool(entry[2])
+
+    def turns(self, policy: CountingPolicy) -> list[tuple[int, int | None, tuple[str, ...], str]]:
+        """Turns under ``policy``: ``(started_us, answered_us or None, evidence,
+        subject)``. A turn starts at the first stakeholder message after a reply (or the
+        first one at all) and stops at the next reply; ``evidence`` holds the ids of
+        those two messages and ``subject`` is ``"<conversation id>#<n>"``."""
+        cache = self._cache
+        if cache is not None:
+            entry = cache.get(id(policy))
+            if entry is not None:
+                return entry[1]  # type: ignore[no-any-return]
+        return self._count(policy)[1]  # type: ignore[no-any-return]
 
     def segments(self) -> list[tuple[int | None, str]]:
         """Status timeline: ``(since_us, status)``; the first starts at ``None`` (the
