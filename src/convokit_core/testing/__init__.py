@@ -2,13 +2,39 @@
 
 - :class:`StorageConformance`: subclass it with a ``store`` fixture to check a backend.
 - :class:`AdapterConformance`: subclass it with a few fixtures to check a platform adapter.
+- :func:`sample_message`: a message for tests.
+
+The kits need pytest (and respx for the adapter kit); they are imported on first use,
+so the rest of this package — the data generator used by ``convokit demo`` — works in an
+installation without test dependencies.
 """
 
-import pytest
+from __future__ import annotations
 
-pytest.register_assert_rewrite("convokit_core.testing._storage", "convokit_core.testing._adapters")
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ._adapters import AdapterConformance, FaultInjector  # noqa: E402
-from ._storage import StorageConformance, sample_message  # noqa: E402
+if TYPE_CHECKING:
+    from ._adapters import AdapterConformance, FaultInjector
+    from ._storage import StorageConformance, sample_message
 
 __all__ = ["AdapterConformance", "FaultInjector", "StorageConformance", "sample_message"]
+
+_LAZY = {
+    "AdapterConformance": "._adapters",
+    "FaultInjector": "._adapters",
+    "StorageConformance": "._storage",
+    "sample_message": "._storage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import pytest
+
+    # Rewrite the kits' asserts so failures show values, as in the author's own tests.
+    pytest.register_assert_rewrite(f"{__name__}{module_name}")
+    module = importlib.import_module(module_name, __name__)
+    return getattr(module, name)
