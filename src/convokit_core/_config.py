@@ -13,7 +13,7 @@ import attrs
 
 from ._errors import ConfigError
 
-__all__ = ["Config", "key_error", "load_config", "unknown_keys_error"]
+__all__ = ["Config", "key_error", "load_config", "read_toml", "unknown_keys_error"]
 
 DEFAULT_CONFIG = "convokit.toml"
 DEFAULT_STORE = "sqlite:///convokit.db"
@@ -71,17 +71,25 @@ def load_config(path: str | Path | None) -> Config:
             return Config()
         path = default
     path = Path(path)
+    text, data = read_toml(path, "config file")
+    return Config(path=path, data=data, text=text)
+
+
+def read_toml(
+    path: Path, what: str, error: type[ConfigError] = ConfigError
+) -> tuple[str, dict[str, Any]]:
+    """The text and parsed document of a TOML file; ``error`` names the file on failure
+    (``what`` says which kind of file: "config file", "policy file" …)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise error(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from exc
+        raise error(f"{path}: cannot read {what}: {exc}") from exc
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    return Config(path=path, data=data, text=text)
+        raise error(f"{path}: invalid TOML: {exc}") from exc
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from .._config import did_you_mean, find_line
+from .._config import did_you_mean, find_line, read_toml
 from .._errors import ConfigError, InvalidRecord
 from .._timeutil import format_datetime
 from ..protocols import StorageBackend
@@ -114,13 +113,7 @@ class ColumnMapping:
 def load_mapping(path: str | Path) -> ColumnMapping:
     """Read and check a mapping file; errors name the file, line and key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: mapping file not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read mapping: {exc}") from exc
+    text, data = read_toml(path, "mapping file")
     return parse_mapping(data, source=str(path), text=text)
 
 

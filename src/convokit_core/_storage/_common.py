@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import SourceLocked
 from .._model import Conversation, ConversationStatus, Direction, Message, StatusChange
 
-__all__ = ["InProcessLocks", "assemble", "in_window", "redact_url"]
+__all__ = ["InProcessLocks", "assemble", "in_window", "merge_conversations", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -94,3 +95,53 @@ class InProcessLocks:
         finally:
             with self._guard:
                 self._held.discard(source)
+
+
+Row = Sequence[Any]
+
+
+def merge_conversations(
+    messages: Iterator[Row],
+    records: Iterator[Row],
+    statuses: Iterator[Row],
+    *,
+    to_message: Callable[[Row], Message],
+    to_conversation: Callable[[Row], Conversation],
+    to_status: Callable[[Row], StatusChange],
+    include_empty: bool,
+) -> Iterator[Conversation]:
+    """Merge three row streams ordered by (platform, conversation id) into conversations.
+
+    Message rows carry ``(platform, id, conversation_id, …)``, conversation rows
+    ``(platform, id, …)`` and status rows ``(platform, conversation_id, …)``; the
+    ``to_*`` functions build records from rows. Memory holds one conversation at a time.
+    ``include_empty`` keeps stored conversations that have no message in the streams.
+    """
+    m = next(messages, None)
+    r = next(records, None)
+    s = next(statuses, None)
+    while m is not None or r is not None:
+        candidates = []
+        if m is not None:
+            candidates.append((m[0], m[2]))
+        if r is not None:
+            candidates.append((r[0], r[1]))
+        key = min(candidates)
+        group: list[Message] = []
+        while m is not None and (m[0], m[2]) == key:
+            group.append(to_message(m))
+            m = next(messages, None)
+        record = None
+        if r is not None and (r[0], r[1]) == key:
+            record = to_conversation(r)
+            r = next(records, None)
+        while s is not None and (s[0], s[1]) < key:
+            s = next(statuses, None)
+        history: list[StatusChange] = []
+        while s is not None and (s[0], s[1]) == key:
+            history.append(to_status(s))
+            s = next(statuses, None)
+        if group or include_empty:
+            yield assemble(
+                platform=key[0], id=key[1], record=record, messages=group, history=history
+            )
