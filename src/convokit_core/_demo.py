@@ -9,53 +9,9 @@ from typing import IO
 import attrs
 
 from ._plugins import open_store
-from .testing._generate import HistorySpec, generate_history
+from .testing._generate import DEMO_POLICY, HistorySpec, generate_history
 
 __all__ = ["DEMO_POLICY", "DemoResult", "run_demo"]
-
-#: The policy of the demo and of the ``convokit.toml`` that ``convokit init`` writes.
-DEMO_POLICY = """\
-# Business hours of the support team (several slots a day, US holidays in New York).
-[calendars.support]
-timezone = "America/New_York"
-hours = { mon-fri = ["09:00-12:30", "13:30-17:00"] }
-holidays = { country = "US", subdivision = "NY" }
-
-[[commitment]]
-name = "customers-hear-back"
-promise = "Every customer hears back from us within 4 business hours."
-rule = "max_silence"
-window = "4h"
-calendar = "support"
-warn_before = "1h"
-
-[[commitment]]
-name = "quick-first-answer"
-promise = "Every new conversation gets a first answer within 2 hours, day or night."
-rule = "first_reply"
-within = "2h"
-severity = "warning"
-
-[[commitment]]
-name = "complaints-are-closed"
-promise = "Every complaint is acknowledged within an hour and closed within three days."
-all_of = [
-  { rule = "follow_up", tags = ["complaint"], acknowledge_within = "1h", resolve_within = "3d" },
-  { rule = "owner_assigned" },
-]
-
-[[commitment]]
-name = "no-orphaned-conversations"
-promise = "No open conversation is left without an active owner."
-rule = "owner_assigned"
-
-[[commitment]]
-name = "no-silent-profiles"
-promise = "None of our profiles goes more than two days without a post."
-rule = "channel_activity"
-max_gap = "2d"
-"""
-
 
 @attrs.frozen(kw_only=True)
 class DemoResult:

@@ -3,6 +3,9 @@
 - :class:`StorageConformance`: subclass it with a ``store`` fixture to check a backend.
 - :class:`AdapterConformance`: subclass it with a few fixtures to check a platform adapter.
 - :func:`sample_message`: a message for tests.
+- :func:`generate_history` / :class:`HistorySpec`: realistic generated support traffic
+  (for demos, tests and benchmarks) and :data:`DEMO_POLICY`, a policy that exercises
+  every finding status on it.
 
 The kits need pytest (and respx for the adapter kit); they are imported on first use,
 so the rest of this package — the data generator used by ``convokit demo`` — works in an
@@ -14,11 +17,22 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._generate import DEMO_POLICY, HistorySpec, generate_history, generate_rows
+
 if TYPE_CHECKING:
     from ._adapters import AdapterConformance, FaultInjector
     from ._storage import StorageConformance, sample_message
 
-__all__ = ["AdapterConformance", "FaultInjector", "StorageConformance", "sample_message"]
+__all__ = [
+    "DEMO_POLICY",
+    "AdapterConformance",
+    "FaultInjector",
+    "HistorySpec",
+    "StorageConformance",
+    "generate_history",
+    "generate_rows",
+    "sample_message",
+]
 
 _LAZY = {
     "AdapterConformance": "._adapters",
