@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from ._cli import CliState, pass_state
+from ._config import Config, load_config
 from ._errors import (
     ConfigError,
     ConvokitError,
@@ -125,6 +126,7 @@ __all__ = [
     "ColumnMapping",
     "Commitment",
     "CommitmentSummary",
+    "Config",
     "ConfigError",
     "Conversation",
     "ConversationStatus",
@@ -186,6 +188,7 @@ __all__ = [
     "hookimpl",
     "import_csv",
     "import_jsonl",
+    "load_config",
     "load_mapping",
     "load_policy",
     "load_sources",

@@ -13,6 +13,7 @@ from .testing._generate import DEMO_POLICY, HistorySpec, generate_history
 
 __all__ = ["DEMO_POLICY", "DemoResult", "run_demo"]
 
+
 @attrs.frozen(kw_only=True)
 class DemoResult:
     """Where the demo put its store and policy, and what it generated."""

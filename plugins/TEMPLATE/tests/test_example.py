@@ -18,8 +18,7 @@ import httpx
 import pytest
 from convokit_example import ExampleConfig, create_adapter
 
-from convokit_core import Direction, MalformedPayload, PluginManager
-from convokit_core._sync import SyncContext
+from convokit_core import Direction, MalformedPayload, PluginManager, SyncContext
 from convokit_core.testing._adapters import AdapterConformance
 
 MESSAGES: list[dict[str, Any]] = json.loads(

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import respx
 
-from convokit_core._sync import SyncContext
+from convokit_core import SyncContext
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SERVICE = "https://pds.test"
@@ -147,7 +147,7 @@ def make_adapter(context: SyncContext, client: httpx.AsyncClient, **config: Any)
     """An adapter on the fake PDS, with instant retries."""
     from convokit_bluesky import BlueskyAdapter, BlueskyConfig
 
-    from convokit_core._http import RetryPolicy
+    from convokit_core import RetryPolicy
 
     settings: dict[str, Any] = {"handle": HANDLE, "app_password": APP_PASSWORD, "service": SERVICE}
     settings.update(config)

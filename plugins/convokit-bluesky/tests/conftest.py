@@ -8,7 +8,7 @@ import pytest
 import respx
 from bluesky_fake import FakeBluesky
 
-from convokit_core._sync import SyncContext
+from convokit_core import SyncContext
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from bluesky_fake import DELETED_ROOT, OUR_DID, FakeBluesky, load, sync
 
-from convokit_core import Direction, HttpError, MalformedPayload
-from convokit_core._sync import SyncContext
+from convokit_core import Direction, HttpError, MalformedPayload, SyncContext
 
 
 def _uris() -> dict[str, str]:

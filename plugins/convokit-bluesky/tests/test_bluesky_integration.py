@@ -9,10 +9,16 @@ import pytest
 from bluesky_fake import APP_PASSWORD, OUR_DID, REFRESHED, SESSION, FakeBluesky
 from convokit_bluesky import BlueskyConfig, create_adapter
 
-from convokit_core import ConfigError, Direction, PluginManager, open_store
-from convokit_core._config import load_config
-from convokit_core._sync._config import load_sources, load_team
-from convokit_core._sync._engine import run_sync
+from convokit_core import (
+    ConfigError,
+    Direction,
+    PluginManager,
+    load_config,
+    load_sources,
+    load_team,
+    open_store,
+    run_sync,
+)
 
 TOML = """
 [[source]]

@@ -17,8 +17,7 @@ from bluesky_fake import (
 )
 from convokit_bluesky import BlueskyConfig
 
-from convokit_core import HttpError
-from convokit_core._sync import SyncContext
+from convokit_core import HttpError, SyncContext
 
 SECRETS = [
     APP_PASSWORD,

@@ -16,9 +16,7 @@ from bluesky_fake import (
 )
 from convokit_bluesky._session import xrpc_error
 
-from convokit_core import HttpError
-from convokit_core._http import HttpClient
-from convokit_core._sync import SyncContext
+from convokit_core import HttpClient, HttpError, SyncContext
 
 CREATE = "com.atproto.server.createSession"
 REFRESH = "com.atproto.server.refreshSession"

@@ -13,9 +13,7 @@ import pytest
 import respx
 from convokit_mastodon import MastodonConfig, MastodonCursor, create, html_to_text
 
-from convokit_core._errors import HttpError, SyncError
-from convokit_core._model import Direction, Page, Visibility
-from convokit_core._sync._context import SyncContext
+from convokit_core import Direction, HttpError, Page, SyncContext, SyncError, Visibility
 
 TOKEN = "mstdn-token-abcdef123456"
 BASE = "https://mastodon.example"

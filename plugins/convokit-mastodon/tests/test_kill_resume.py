@@ -23,10 +23,9 @@ import pytest
 from convokit_mastodon import MastodonConfig, create
 from convokit_mastodon.testing import FakeMastodon, serve
 
+from convokit_core import SyncContext, sync_adapter
 from convokit_core._storage._memory import MemoryStore
 from convokit_core._storage._sqlite import SQLiteStore
-from convokit_core._sync._context import SyncContext
-from convokit_core._sync._engine import sync_adapter
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 

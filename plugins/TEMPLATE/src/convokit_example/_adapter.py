@@ -25,9 +25,17 @@ from typing import Any
 import attrs
 import httpx
 
-from convokit_core import Direction, MalformedPayload, Message, Page, Stakeholder
-from convokit_core._http import HttpClient, ResetStyle, check_url_scheme
-from convokit_core._sync import SyncContext
+from convokit_core import (
+    Direction,
+    HttpClient,
+    MalformedPayload,
+    Message,
+    Page,
+    ResetStyle,
+    Stakeholder,
+    SyncContext,
+    check_url_scheme,
+)
 
 __all__ = ["ExampleAdapter", "ExampleConfig", "create_adapter"]
 

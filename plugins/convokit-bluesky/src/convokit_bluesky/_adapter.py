@@ -16,10 +16,11 @@ from convokit_core import (
     MalformedPayload,
     Message,
     Page,
+    RetryPolicy,
     Stakeholder,
+    SyncContext,
+    check_url_scheme,
 )
-from convokit_core._http import RetryPolicy, check_url_scheme
-from convokit_core._sync import SyncContext
 
 from ._config import BlueskyConfig
 from ._cursor import Position, State, decode, encode

@@ -16,8 +16,14 @@ from typing import Any
 import attrs
 import httpx
 
-from convokit_core import ConvokitError, HttpError, MalformedPayload
-from convokit_core._http import HttpClient, ResetStyle, RetryPolicy
+from convokit_core import (
+    ConvokitError,
+    HttpClient,
+    HttpError,
+    MalformedPayload,
+    ResetStyle,
+    RetryPolicy,
+)
 
 __all__ = ["Session", "XrpcClient", "xrpc_error"]
 

@@ -26,22 +26,23 @@ from urllib.parse import quote
 import attrs
 import httpx
 
+# Not re-exported from convokit_core yet (see the sync issue's notes).
 from convokit_core import (
     Channel,
     Direction,
+    HttpClient,
     HttpError,
     MalformedPayload,
     Message,
     Page,
+    ResetStyle,
+    RetryPolicy,
     Stakeholder,
+    SyncContext,
     SyncError,
     Visibility,
     parse_datetime,
 )
-
-# Not re-exported from convokit_core yet (see the sync issue's notes).
-from convokit_core._http import HttpClient, ResetStyle, RetryPolicy
-from convokit_core._sync._context import SyncContext
 
 from ._config import MastodonConfig
 from ._html import html_to_text

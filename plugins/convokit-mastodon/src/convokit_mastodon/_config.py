@@ -7,8 +7,7 @@ from typing import Any
 import attrs
 import httpx
 
-from convokit_core import ConfigError
-from convokit_core._http import check_url_scheme
+from convokit_core import ConfigError, check_url_scheme
 
 __all__ = ["MastodonConfig"]
 
