@@ -3,7 +3,9 @@
 WAL journal, a busy timeout, every write in a ``BEGIN IMMEDIATE`` transaction, schema
 versioned with ``PRAGMA user_version`` and migrated on open, upserts by key, streaming
 reads conversation by conversation (a merge of three ordered cursors, so memory holds
-one conversation at a time).
+one conversation at a time). Messages are stored clustered by conversation (the table's
+key is ``(platform, conversation_id, sent_at, id)``, with a unique index on
+``(platform, id)`` for upserts), so reading a conversation is a sequential scan.
 """
 
 from __future__ import annotations
@@ -57,10 +59,9 @@ _MIGRATIONS: tuple[str, ...] = (
         url TEXT,
         edited_at INTEGER,
         deleted INTEGER NOT NULL,
-        PRIMARY KEY (platform, id)
-    );
-    CREATE INDEX messages_by_conversation
-        ON messages (platform, conversation_id, sent_at, id);
+        PRIMARY KEY (platform, conversation_id, sent_at, id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX messages_by_id ON messages (platform, id);
     CREATE TABLE conversations (
         platform TEXT NOT NULL,
         id TEXT NOT NULL,
