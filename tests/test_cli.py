@@ -121,3 +121,15 @@ def test_quiet_silences_progress_lines() -> None:
     code, out, _ = run("-q", "import", "-", input=MSG % "1")
     assert code == 0
     assert out == ""
+
+
+def test_import_summary_names_each_kind_in_plain_english() -> None:
+    records = (
+        MSG % "1"
+        + '{"type":"status","conversation":"c","status":"resolved","at":"2024-01-02T00:00:00Z"}\n'
+        + '{"type":"status","conversation":"c","status":"open","at":"2024-01-03T00:00:00Z"}\n'
+        + '{"type":"team_member","id":"kim"}\n'
+    )
+    code, out, _ = run("--store", "memory:", "import", "-", input=records)
+    assert code == 0
+    assert "Imported 1 message, 2 status changes, 1 team member into memory:" in out

@@ -42,8 +42,22 @@ def _open_input(path: str, *, newline: str | None = None) -> Iterator[tuple[IO[s
         yield handle, path
 
 
+_PLURALS = {
+    "message": "messages",
+    "conversation": "conversations",
+    "status": "status changes",
+    "stakeholder": "stakeholders",
+    "channel": "channels",
+    "team_member": "team members",
+}
+
+
 def _describe(result: ImportResult) -> str:
-    parts = [f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in result.counts.items() if n]
+    parts = [
+        f"{n} {kind.replace('_', ' ') if n == 1 else _PLURALS[kind]}"
+        for kind, n in result.counts.items()
+        if n
+    ]
     text = ", ".join(parts) if parts else "nothing"
     if result.derived_conversations:
         text += f" ({result.derived_conversations} conversations derived from reply chains)"
