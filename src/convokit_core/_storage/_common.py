@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import SourceLocked
@@ -97,7 +97,7 @@ class InProcessLocks:
                 self._held.discard(source)
 
 
-Row = Sequence[Any]
+Row = TypeVar("Row", bound=Sequence[Any])
 
 
 def merge_conversations(

@@ -51,7 +51,7 @@ from convokit_core._model import (
     SyncRun,
     TeamMember,
 )
-from convokit_core._storage._common import assemble, redact_url
+from convokit_core._storage._common import merge_conversations, redact_url
 
 from ._schema import SCHEMA_VERSION, Migration, apply_migrations, current_version
 
@@ -1051,38 +1051,16 @@ def _merge(
     *,
     include_empty: bool,
 ) -> Iterator[Conversation]:
-    """Merge three streams ordered by (platform, conversation id) into conversations.
-
-    ``include_empty`` keeps stored conversations that have no message in the streams.
-    """
-    m = next(messages, None)
-    r = next(records, None)
-    s = next(statuses, None)
-    while m is not None or r is not None:
-        candidates = []
-        if m is not None:
-            candidates.append((m[0], m[2]))
-        if r is not None:
-            candidates.append((r[0], r[1]))
-        key = min(candidates)
-        group: list[Message] = []
-        while m is not None and (m[0], m[2]) == key:
-            group.append(_message(m))
-            m = next(messages, None)
-        record = None
-        if r is not None and (r[0], r[1]) == key:
-            record = _conversation(r)
-            r = next(records, None)
-        while s is not None and (s[0], s[1]) < key:
-            s = next(statuses, None)
-        history: list[StatusChange] = []
-        while s is not None and (s[0], s[1]) == key:
-            history.append(_status(s))
-            s = next(statuses, None)
-        if group or include_empty:
-            yield assemble(
-                platform=key[0], id=key[1], record=record, messages=group, history=history
-            )
+    """Merge three streams ordered by (platform, conversation id) into conversations."""
+    return merge_conversations(
+        messages,
+        records,
+        statuses,
+        to_message=_message,
+        to_conversation=_conversation,
+        to_status=_status,
+        include_empty=include_empty,
+    )
 
 
 @attrs.frozen(kw_only=True)
