@@ -192,8 +192,9 @@ def test_skip_invalid_imports_the_good_lines() -> None:
     assert sorted(m.id for m in store.iter_messages()) == ["1", "3"]
 
 
-def test_conversations_are_derived_from_reply_chains() -> None:
-    store = open_store("memory:")
+@pytest.mark.parametrize("url", ["memory:", "sqlite:///:memory:"])
+def test_conversations_are_derived_from_reply_chains(url: str) -> None:
+    store = open_store(url)
     result = import_jsonl(
         store,
         lines(

@@ -137,6 +137,10 @@ def import_records(
     with store.transaction() as tx:
         # Backends that take pre-built message rows (SQLite) skip the Message objects.
         fast_rows = hasattr(tx, "write_message_rows")
+        # Stores that can look up written messages (SQLite) are asked for the parents of
+        # conversation-less messages at the end; others need the map kept in memory.
+        lookup = getattr(tx, "lookup_conversations", None)
+        track = lookup is None
         rows = buffers.rows
         for line, obj in items:
             try:
@@ -145,7 +149,8 @@ def import_records(
                 kind = record_type(obj)
                 if kind == "message" and obj.get("conversation"):
                     values = message_values(obj)
-                    conversation_of[(values[0], values[1])] = values[2]
+                    if track:
+                        conversation_of[(values[0], values[1])] = values[2]
                     platforms.add(values[0])
                     counts["message"] += 1
                     if fast_rows:
@@ -171,7 +176,8 @@ def import_records(
                 errors.append(exc.located(source=source, line=line))
                 continue
             if isinstance(record, Message):
-                conversation_of[(record.platform, record.id)] = record.conversation_id
+                if track:
+                    conversation_of[(record.platform, record.id)] = record.conversation_id
                 platforms.add(record.platform)
                 buffers.messages.append(record)
             elif isinstance(record, Conversation):
@@ -188,6 +194,14 @@ def import_records(
             counts[kind] += 1
             flush(tx)
 
+        if lookup is not None and pending:
+            flush(tx, force=True)
+            parents = {
+                (key[0], msg.in_reply_to)
+                for key, (_, msg) in pending.items()
+                if msg.in_reply_to is not None and (key[0], msg.in_reply_to) not in pending
+            }
+            conversation_of = lookup(parents)
         derived, written = _resolve_pending(pending, conversation_of, buffers, errors, source)
         counts["message"] += written
         only_platform = next(iter(platforms)) if len(platforms) == 1 else None

@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -252,6 +252,27 @@ class _Writer:
 
     def write(self, batch: Batch) -> None:
         self._store._write_rows(batch)
+
+    def lookup_conversations(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The conversation of each stored ``(platform, message id)`` found, as this
+        transaction sees it (the importer's way to derive conversations without keeping
+        every message id in memory)."""
+        found: dict[tuple[str, str], str] = {}
+        by_platform: dict[str, list[str]] = {}
+        for platform, id_ in keys:
+            by_platform.setdefault(platform, []).append(id_)
+        con = self._store._con
+        for platform, ids in by_platform.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for id_, conversation in con.execute(
+                    f"SELECT id, conversation_id FROM messages "
+                    f"WHERE platform = ? AND id IN ({marks})",
+                    (platform, *chunk),
+                ):
+                    found[(platform, id_)] = conversation
+        return found
 
     def write_message_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Upsert pre-built ``messages`` rows (column order of :func:`message_row`);
