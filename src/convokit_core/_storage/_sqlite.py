@@ -190,7 +190,8 @@ def message_row(m: Message) -> tuple[Any, ...]:
     )
 
 
-def _message(row: Sequence[Any]) -> Message:
+def message_from_row(row: Sequence[Any]) -> Message:
+    """The :class:`Message` of a ``messages`` row (inverse of :func:`message_row`)."""
     return Message(
         platform=row[0],
         id=row[1],
@@ -638,7 +639,7 @@ class SQLiteStore:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY platform, conversation_id, sent_at, id"
-        return map(_message, self._read(sql, params))
+        return map(message_from_row, self._read(sql, params))
 
     def iter_conversation_records(self) -> Iterator[Conversation]:
         return map(_conversation, self._read("SELECT * FROM conversations ORDER BY platform, id"))
@@ -712,7 +713,7 @@ def _merge(
         messages,
         records,
         statuses,
-        to_message=_message,
+        to_message=message_from_row,
         to_conversation=_conversation,
         to_status=_status,
         include_empty=include_empty,

@@ -34,11 +34,11 @@ from .._model import (
     Batch,
     Channel,
     Conversation,
-    Message,
     Stakeholder,
     StatusChange,
     TeamMember,
 )
+from .._storage._sqlite import message_from_row
 from .._timeutil import from_micros, to_micros
 
 __all__ = [
@@ -331,23 +331,6 @@ def generate_rows(
         )
 
 
-def _message(row: tuple[Any, ...]) -> Message:
-    return Message(
-        platform=row[0],
-        id=row[1],
-        conversation_id=row[2],
-        channel_id=row[3],
-        author_id=row[4],
-        direction=row[5],
-        sent_at=from_micros(row[6]),
-        in_reply_to=row[7],
-        text=row[8],
-        visibility=row[9],
-        automated=bool(row[10]),
-        tags=json.loads(row[11]) if row[11] else (),
-    )
-
-
 def generate_history(
     conversations: int = 1000,
     *,
@@ -380,7 +363,7 @@ def generate_history(
                 owner_id=owner,
                 status=status,
                 tags=json.loads(tags) if tags else (),
-                messages=[_message(r) for r in generated.messages],
+                messages=[message_from_row(r) for r in generated.messages],
                 status_history=[
                     StatusChange(
                         platform=s[0], conversation_id=s[1], at=from_micros(s[2]), status=s[3]
