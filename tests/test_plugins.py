@@ -55,6 +55,7 @@ def test_builtins_register_through_the_same_hooks() -> None:
     infos = manager.plugin_infos(include_builtins=True)
     sqlite = next(i for i in infos if i.registered.get("storage") == ("sqlite",))
     assert sqlite.builtin
+    assert sqlite.version == md.version("convokit-core")
     assert "register_storage" in sqlite.hooks
     assert manager.plugin_infos() == []
 

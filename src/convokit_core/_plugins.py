@@ -119,6 +119,13 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
 
+def _core_version() -> str | None:
+    try:
+        return md.version("convokit-core")
+    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return None
+
+
 def builtin_name(module_name: str) -> str:
     """``convokit_core._storage._sqlite`` → ``storage.sqlite``."""
     return ".".join(part.lstrip("_") for part in module_name.split(".")[1:])
@@ -159,7 +166,9 @@ class PluginManager:
         if builtins:
             for module_name in BUILTIN_PLUGINS:
                 module = importlib.import_module(module_name)
-                self._register(module, builtin_name(module_name), version=None, builtin=True)
+                self._register(
+                    module, builtin_name(module_name), version=_core_version(), builtin=True
+                )
         if load_entry_points:
             self._load_entry_points()
         for index, plugin in enumerate(plugins):
