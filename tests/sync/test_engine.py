@@ -153,15 +153,6 @@ def test_concurrency_is_bounded() -> None:
     assert probe["max_active"] == 6
 
 
-def test_concurrent_sources_overlap_in_time() -> None:
-    import time
-
-    specs = [spec(f"s{i}", adapter(f"s{i}", 3, delay=0.05)) for i in range(8)]
-    started = time.perf_counter()
-    run(specs, MemoryStore(), concurrency=8)
-    assert time.perf_counter() - started < 8 * 3 * 0.05 / 2
-
-
 def test_team_is_written_and_its_handles_reach_the_adapter() -> None:
     seen: list[SyncContext] = []
 

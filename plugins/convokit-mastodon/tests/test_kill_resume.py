@@ -114,7 +114,6 @@ def test_sigkill_at_random_moments_then_restart_stores_exactly_the_server_set(
         expected = fake.expected_ids()
         counts: list[int] = []
         kills = 0
-        started = time.monotonic()
         for _ in range(5):
             process = subprocess.Popen(
                 [*CLI, "--config", str(config), "-q", "sync"],
@@ -140,7 +139,6 @@ def test_sigkill_at_random_moments_then_restart_stores_exactly_the_server_set(
             cwd=tmp_path,
             timeout=60,
         )
-        elapsed = time.monotonic() - started
         assert final.returncode == 0, final.stderr
         stored = _stored(db)
 
@@ -152,7 +150,6 @@ def test_sigkill_at_random_moments_then_restart_stores_exactly_the_server_set(
         assert kills >= 3
         assert any(0 < n < len(expected) for n in counts), counts
         assert fake.faults > 0
-        assert elapsed < 30, elapsed
 
         status = subprocess.run(
             [*CLI, "--config", str(config), "sync", "--status"],
