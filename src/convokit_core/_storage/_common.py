@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import SourceLocked
 from .._model import Conversation, ConversationStatus, Direction, Message, StatusChange
 
-__all__ = ["InProcessLocks", "assemble", "in_window", "merge_conversations", "redact_url"]
+__all__ = [
+    "ClosingStore",
+    "InProcessLocks",
+    "assemble",
+    "in_window",
+    "merge_conversations",
+    "redact_url",
+]
 
 
 def redact_url(url: str) -> str:
@@ -145,3 +154,29 @@ def merge_conversations(
             yield assemble(
                 platform=key[0], id=key[1], record=record, messages=group, history=history
             )
+
+
+class ClosingStore(abc.ABC):
+    """Base of the stores: a context manager that closes the store on exit, and a repr
+    naming the class and the (password-free) URL. Subclasses provide ``url`` and
+    ``close()``."""
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """The store's URL with any password removed."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"

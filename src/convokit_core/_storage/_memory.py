@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 from .._model import (
@@ -20,7 +19,7 @@ from .._model import (
     TeamMember,
 )
 from ..hookspecs import hookimpl
-from ._common import InProcessLocks, assemble, in_window
+from ._common import ClosingStore, InProcessLocks, assemble, in_window
 
 __all__ = ["MemoryStore"]
 
@@ -39,7 +38,7 @@ class _Writer:
         self.cursors[source] = cursor
 
 
-class MemoryStore:
+class MemoryStore(ClosingStore):
     """A thread-safe in-memory store; good for tests and short-lived scripts."""
 
     def __init__(self, url: str = "memory:") -> None:
@@ -60,17 +59,6 @@ class MemoryStore:
     @property
     def url(self) -> str:
         return self._url
-
-    def __enter__(self) -> MemoryStore:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<MemoryStore {self._url}>"
 
     # -- writing ---------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from .._errors import SourceLocked, StorageError
@@ -36,7 +35,7 @@ from .._model import (
 )
 from .._timeutil import from_micros, to_micros
 from ..hookspecs import hookimpl
-from ._common import InProcessLocks, merge_conversations
+from ._common import ClosingStore, InProcessLocks, merge_conversations
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -286,7 +285,7 @@ class _Writer:
         )
 
 
-class SQLiteStore:
+class SQLiteStore(ClosingStore):
     """The embedded default store (see the module docstring)."""
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
@@ -352,17 +351,6 @@ class SQLiteStore:
     @property
     def schema_version(self) -> int:
         return int(self._con.execute("PRAGMA user_version").fetchone()[0])
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<SQLiteStore {self._url}>"
 
     # -- writing ---------------------------------------------------------------------
 

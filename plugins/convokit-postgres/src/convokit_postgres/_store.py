@@ -30,7 +30,6 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -51,7 +50,7 @@ from convokit_core._model import (
     SyncRun,
     TeamMember,
 )
-from convokit_core._storage._common import merge_conversations, redact_url
+from convokit_core._storage._common import ClosingStore, merge_conversations, redact_url
 
 from ._schema import SCHEMA_VERSION, Migration, apply_migrations, current_version
 
@@ -514,7 +513,7 @@ def _write_batch(conn: _Conn, batch: Batch, merge: _Merge) -> None:
         _upsert(conn, _TEAM_MEMBERS, _unique_sorted(rows, 1), merge)
 
 
-class PostgresStore:
+class PostgresStore(ClosingStore):
     """A convokit store in a PostgreSQL database (see the module docstring).
 
     Args:
@@ -666,17 +665,6 @@ class PostgresStore:
         """The schema version recorded in the database."""
         with self._reader() as conn:
             return self._guard("cannot read the schema version", lambda: current_version(conn))
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<PostgresStore {self._url}>"
 
     def close(self) -> None:
         """Close every connection; the store is unusable afterwards. Idempotent.
