@@ -133,3 +133,44 @@ def test_import_summary_names_each_kind_in_plain_english() -> None:
     code, out, _ = run("--store", "memory:", "import", "-", input=records)
     assert code == 0
     assert "Imported 1 message, 2 status changes, 1 team member into memory:" in out
+
+
+def test_global_options_are_accepted_after_the_sub_command(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'late.db'}"
+    code, out, _ = run("import", "-", "--store", store, "-q", input=MSG % "1")
+    assert code == 0
+    assert out == ""  # -q after the sub-command silences the summary
+    code, out, _ = run("store", "info", "--store", store)
+    assert code == 0
+    assert out.splitlines()[0] == store
+    assert "messages        1" in out
+    code, out, _ = run("export", "--store", store)
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["1"]
+
+
+def test_config_after_the_sub_command_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "convokit.toml"
+    config.write_text(f'store = "sqlite:///{tmp_path / "from-config.db"}"\n', encoding="utf-8")
+    code, out, _ = run("import", "-", "--config", str(config), input=MSG % "1")
+    assert code == 0
+    assert "from-config.db" in out
+
+
+def test_cli_module_defines_no_command_and_imports_none() -> None:
+    """Every sub-command comes from a plugin's register_commands (DESIGN §2)."""
+    import ast
+
+    import convokit_core._cli as cli_module
+
+    tree = ast.parse(Path(cli_module.__file__).read_text(encoding="utf-8"))
+    decorators = [
+        ast.unparse(d)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        for d in node.decorator_list
+    ]
+    commands = [d for d in decorators if ".command(" in d or ".group(" in d]
+    assert commands == [d for d in decorators if d.startswith("click.group(")]  # the group only
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    feature_modules = ("_commands", "_io", "_policy", "_sync", "_storage", "_demo", "_report")
+    assert not [m for m in imported if m.startswith(feature_modules)]

@@ -1,4 +1,10 @@
-"""The ``convokit`` command-line tool (DESIGN §8).
+"""The ``convokit`` command-line tool (DESIGN §8): the group, its global options and
+error handling — nothing else.
+
+Every sub-command, built-in or not, is added by a plugin's ``register_commands`` hook
+(``_io``, ``_policy``, ``_sync``, ``_storage``, ``_demo``, ``_plugins_cli`` for the
+built-ins). The global options (``--config``, ``--store``, ``-v``, ``-q``) are accepted
+before or after the sub-command.
 
 Exit codes: 0 success / all commitments kept; 1 a commitment breached (per
 ``--fail-on``) or a sync source failed; 2 usage, config or input error. Errors are one
@@ -64,8 +70,90 @@ class CliState:
         if not self.quiet:
             click.echo(message, err=err)
 
+    def set_config_path(self, path: Path) -> None:
+        """``--config`` given after the sub-command."""
+        self.config_path = path
+        self._config = None
+
+    def configure_logging(self) -> None:
+        """Send ``convokit`` log records to stderr at ``-v`` (INFO) or ``-vv`` (DEBUG).
+
+        Only the CLI does this, and only when the application configured no logging.
+        """
+        if not self.verbose or logging.getLogger().handlers:
+            return
+        logger = logging.getLogger("convokit")
+        handler = next((h for h in logger.handlers if getattr(h, _CLI_HANDLER, False)), None)
+        if handler is None:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            setattr(handler, _CLI_HANDLER, True)
+            logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if self.verbose > 1 else logging.INFO)
+
+
+_CLI_HANDLER = "_convokit_cli_handler"
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def _late_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    state = ctx.find_object(CliState)
+    if state is not None and value is not None:
+        state.store_option = value
+
+
+def _late_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    state = ctx.find_object(CliState)
+    if state is not None and value is not None:
+        state.set_config_path(value)
+
+
+def _late_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    state = ctx.find_object(CliState)
+    if state is not None and value:
+        state.verbose += value
+        state.configure_logging()
+
+
+def _late_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    state = ctx.find_object(CliState)
+    if state is not None and value:
+        state.quiet = True
+
+
+def _global_options() -> list[click.Option]:
+    """The group's options again, for use after a sub-command (hidden from its help)."""
+    common: dict[str, Any] = {"expose_value": False, "hidden": True}
+    return [
+        click.Option(
+            ["--config"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            callback=_late_config,
+            **common,
+        ),
+        click.Option(["--store"], metavar="URL", callback=_late_store, **common),
+        click.Option(["-v", "--verbose"], count=True, callback=_late_verbose, **common),
+        click.Option(["-q", "--quiet"], is_flag=True, callback=_late_quiet, **common),
+    ]
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """Let ``command`` (and its sub-commands) take the global options after its name.
+
+    An option name the command already uses for itself is left to the command.
+    """
+    if getattr(command, "_convokit_globals", False):
+        return
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    taken |= {opt for param in command.params for opt in getattr(param, "secondary_opts", ())}
+    for option in _global_options():
+        if not taken.intersection(option.opts):
+            command.params.append(option)
+    command._convokit_globals = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_global_options(sub)
 
 
 class _Group(click.Group):
@@ -84,7 +172,10 @@ class _Group(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load_plugin_commands()
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _accept_global_options(command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -138,21 +229,12 @@ def cli(
     quiet: bool,
 ) -> None:
     """Keep the conversations your organisation starts honest."""
-    ctx.obj = CliState(
+    ctx.obj = state = CliState(
         config_path=config_path, store_option=store_option, verbose=verbose, quiet=quiet
     )
-    if verbose and not logging.getLogger().handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger = logging.getLogger("convokit")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    state.configure_logging()
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
     """Console-script entry point."""
     return cli.main(args=argv, prog_name="convokit")
-
-
-# Built-in commands live in their own modules and register on import.
-from . import _commands  # noqa: E402, F401

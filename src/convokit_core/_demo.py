@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 import attrs
+import click
 
+from ._cli import CliState, pass_state
+from ._errors import ConfigError
+from ._output import atomic_output
 from ._plugins import open_store
+from ._timeutil import format_datetime
+from .hookspecs import hookimpl
 from .testing._generate import DEMO_POLICY, HistorySpec, generate_history
 
-__all__ = ["DEMO_POLICY", "DemoResult", "run_demo"]
+__all__ = ["DEMO_POLICY", "DemoResult", "register_commands", "run_demo"]
 
 
 @attrs.frozen(kw_only=True)
@@ -63,3 +72,111 @@ def write_starter_config(stream: IO[str]) -> None:
         '# handles = { mastodon = "kim@social.example" }\n\n'
     )
     stream.write(DEMO_POLICY)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.command("demo")
+    @click.option(
+        "--conversations", default=400, show_default=True, type=click.IntRange(1, 200_000)
+    )
+    @click.option("--seed", default=2024, show_default=True, type=int)
+    @click.option(
+        "--keep",
+        "keep_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Keep the store and policy in this directory instead of a temporary one.",
+    )
+    @click.option(
+        "--format", "fmt", default="table", show_default=True, help="Report format (as for check)."
+    )
+    @click.option(
+        "--show",
+        default=12,
+        show_default=True,
+        type=click.IntRange(0),
+        help="How many breached or at-risk findings to list.",
+    )
+    @pass_state
+    def demo_command(
+        state: CliState, conversations: int, seed: int, keep_dir: Path | None, fmt: str, show: int
+    ) -> None:
+        """Generate a realistic support history, check five commitments on it, report.
+
+        The history lives in a temporary SQLite store (kept with --keep DIR): customer
+        threads on three channels over 90 days, response times shaped like a real support
+        queue, some complaints, some threads never answered, a team in which people left.
+        """
+        from ._policy._run import check
+
+        reporter = state.plugins.reporters.get(fmt)
+        if reporter is None:
+            known = ", ".join(state.plugins.reporters.names())
+            raise click.BadParameter(
+                f"unknown format {fmt!r} (known: {known})", param_hint="--format"
+            )
+        with contextlib.ExitStack() as stack:
+            if keep_dir is None:
+                directory = Path(
+                    stack.enter_context(tempfile.TemporaryDirectory(prefix="convokit-"))
+                )
+            else:
+                directory = keep_dir
+            result = run_demo(directory, conversations=conversations, seed=seed)
+            counts = result.counts
+            state.echo(
+                f"Generated {counts['conversations']:,} conversations, {counts['messages']:,} "
+                f"messages, {counts['channels']} channels and {counts['team_members']} team "
+                f"members into {result.store_url}",
+                err=True,
+            )
+            state.echo(
+                f"Checking the commitments of {result.policy_path} as of "
+                f"{format_datetime(result.as_of)}, the end of that history …\n",
+                err=True,
+            )
+            store = open_store(result.store_url)
+            try:
+                report = check(
+                    store, result.policy_path, as_of=result.as_of, only={"breached", "at_risk"}
+                )
+            finally:
+                store.close()
+            shown = attrs.evolve(report, findings=list(report.findings[:show]))
+            reporter.value(shown, sys.stdout)
+            sys.stdout.flush()
+            hidden = len(report.findings) - len(shown.findings)
+            if hidden > 0:
+                state.echo(
+                    f"… and {hidden} more breached or at-risk findings (--show N, or keep the "
+                    "store with --keep DIR and run convokit check --format json).",
+                    err=True,
+                )
+        if keep_dir is not None:
+            state.echo(
+                f"\nExplore it: convokit --store {result.store_url} check --policy "
+                f"{result.policy_path}",
+                err=True,
+            )
+        state.echo(
+            "\nYour own data: convokit init, then convokit import FILE (JSONL or CSV) or "
+            "convokit sync, then convokit check. See docs/index.md.",
+            err=True,
+        )
+
+    @cli.command("init")
+    @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+    @click.argument(
+        "path",
+        required=False,
+        default="convokit.toml",
+        type=click.Path(dir_okay=False, path_type=Path),
+    )
+    @pass_state
+    def init_command(state: CliState, force: bool, path: Path) -> None:
+        """Write a starter convokit.toml (store, source and team examples, a policy)."""
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists; use --force to overwrite it")
+        with atomic_output(str(path)) as stream:
+            write_starter_config(stream)
+        state.echo(f"Wrote {path}. Edit it, then: convokit import FILE, convokit check.")

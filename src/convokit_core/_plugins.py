@@ -36,8 +36,13 @@ ENTRY_POINT_GROUP = "convokit"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "convokit_core._storage._memory",
     "convokit_core._storage._sqlite",
+    "convokit_core._storage._commands",
+    "convokit_core._io._plugin",
     "convokit_core._policy._plugin",
+    "convokit_core._report._plugin",
     "convokit_core._sync._plugin",
+    "convokit_core._plugins_cli",
+    "convokit_core._demo",
 )
 
 T = TypeVar("T")

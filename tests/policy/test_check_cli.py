@@ -339,8 +339,8 @@ def test_failing_hook_is_reported_and_does_not_change_the_exit_code(store_url: s
 def test_streamed_json_equals_the_report_document(store_url: str) -> None:
     import io
 
-    from convokit_core._policy._reporters import render_json
     from convokit_core._policy._run import check
+    from convokit_core._report._reporters import render_json
 
     store = open_store(store_url)
     from convokit_core._timeutil import parse_datetime

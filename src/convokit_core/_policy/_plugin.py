@@ -1,4 +1,4 @@
-"""Built-in plugin: the rules, the keyword classifier, the reporters and ``convokit check``.
+"""Built-in plugin: the rules, the keyword classifier and ``convokit check``.
 
 Core features register through the same hooks as third-party plugins.
 """
@@ -17,7 +17,6 @@ from .._timeutil import parse_datetime
 from ..hookspecs import hookimpl
 from ._classifiers import KeywordClassifier
 from ._findings import STATUSES
-from ._reporters import render_json, render_junit, render_markdown, render_table
 from ._rules import BUILTIN_RULES
 
 FAIL_ON = ("breached", "at_risk", "never")
@@ -36,14 +35,6 @@ def register_classifiers(register: Callable[..., None]) -> None:
         KeywordClassifier(),
         description="English keyword rules tagging 'complaint' and 'question'",
     )
-
-
-@hookimpl
-def register_reporters(register: Callable[..., None]) -> None:
-    register("table", render_table, description="rich tables for a terminal (default)")
-    register("json", render_json, description="one JSON document: as_of, commitments, findings")
-    register("junit", render_junit, description="JUnit XML, one test case per finding")
-    register("markdown", render_markdown, description="Markdown tables for a PR or chat")
 
 
 def _parse_only(value: str | None) -> frozenset[str] | None:

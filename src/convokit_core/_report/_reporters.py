@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
+from .._policy._findings import STATUSES, CheckReport, Finding, Status, format_duration
 from .._timeutil import format_datetime
-from ._findings import STATUSES, CheckReport, Finding, Status, format_duration
 
 __all__ = ["render_json", "render_junit", "render_markdown", "render_table"]
 
