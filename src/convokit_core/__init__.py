@@ -9,6 +9,7 @@ import logging as _logging
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from ._async import AsyncStore, acheck, aexport, aimport, aopen_store
 from ._cli import CliState, pass_state
 from ._config import Config, load_config
 from ._errors import (
@@ -118,6 +119,7 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "AllOf",
     "AnyOf",
+    "AsyncStore",
     "Batch",
     "Calendar",
     "Channel",
@@ -174,8 +176,12 @@ __all__ = [
     "TimeSlot",
     "Visibility",
     "__version__",
+    "acheck",
+    "aexport",
+    "aimport",
     "all_of",
     "any_of",
+    "aopen_store",
     "channel_activity",
     "check",
     "check_url_scheme",

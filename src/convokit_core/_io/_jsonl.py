@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from .._cancel import checkpointed
 from .._errors import InvalidRecord
 from ..protocols import StorageBackend
 from ._importer import ImportResult, import_records
@@ -65,7 +66,7 @@ def export_jsonl(store: StorageBackend, stream: IO[str]) -> int:
     count = 0
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     write = stream.write
-    for record in iter_export(store):
+    for record in checkpointed(iter_export(store)):
         write(dumps(dump_record(record)))
         write("\n")
         count += 1

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from .._calendars import ALWAYS_OPEN, Calendar
+from .._cancel import checkpointed
 from .._errors import ConfigError
 from .._timeutil import require_aware, to_micros
 from ..protocols import ConversationLike, StorageBackend, TeamMemberLike
@@ -452,7 +453,7 @@ def check_commitments(
         )
     findings = FindingList(run.metas)
     with _young_gc_relaxed():
-        run.collect(threads, findings)
+        run.collect(checkpointed(threads), findings)
         run.collect_channels(findings)
     return CheckReport(
         as_of=as_of_dt,
