@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 nox.options.sessions = ["lint", "typecheck", "tests", "plugins"]
 nox.options.reuse_existing_virtualenvs = True
@@ -46,9 +47,16 @@ def plugins(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     for plugin in PLUGINS:
         session.install("-e", f"{plugin}[test]" if _has_test_extra(plugin) else str(plugin))
+    # Every plugin's tests run even when an earlier plugin's fail; all failures are named.
+    failed = []
     for plugin in PLUGINS:
         if (plugin / "tests").is_dir():
-            session.run("pytest", "-q", str(plugin / "tests"), *session.posargs)
+            try:
+                session.run("pytest", "-q", str(plugin / "tests"), *session.posargs)
+            except CommandFailed:
+                failed.append(plugin.name)
+    if failed:
+        session.error(f"tests failed in {len(failed)} plugin(s): {', '.join(failed)}")
 
 
 def _has_test_extra(plugin: Path) -> bool:

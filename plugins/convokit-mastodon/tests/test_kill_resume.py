@@ -1,20 +1,24 @@
-"""`convokit sync` killed with SIGKILL at random moments resumes with nothing lost.
+"""`convokit sync` killed with SIGKILL mid-sync resumes with nothing lost.
 
 A real HTTP server on loopback plays Mastodon (with injected 429s and 5xx); the CLI runs
 in a child process that is killed several times mid-sync and restarted. The store must
 end with exactly the server's set of statuses, each as a full, correct record.
+
+The kills happen at chosen points, not after a timer: the child reports each committed
+page on stderr ("page N written", the sync observer's line); after the chosen page the
+test closes a gate in the fake server, so the child cannot fetch anything more, and
+SIGKILLs it. A loaded machine changes nothing about where the kill lands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +101,38 @@ def _reference(fake: FakeMastodon, base_url: str) -> dict[str, tuple[Any, ...]]:
     }
 
 
-def test_sigkill_at_random_moments_then_restart_stores_exactly_the_server_set(
+#: Pages each killed run commits before it is killed (the sync has 14 pages).
+PAGES_BEFORE_KILL = 2
+KILLS = 4
+WAIT = 120.0  # bound for a hang only; never reached when the code is right
+
+
+class _Gate:
+    """Holds every request to the fake server while closed."""
+
+    def __init__(self, fake: FakeMastodon) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        respond = fake.respond
+
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            assert self._open.wait(WAIT), "gate never reopened"
+            return respond(*args, **kwargs)
+
+        fake.respond = gated  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+
+def test_sigkill_after_chosen_pages_then_restart_stores_exactly_the_server_set(
     tmp_path: Path,
 ) -> None:
-    rng = random.Random(20261122)
-    fake = FakeMastodon(threads=20, fault_every=6, delay=0.01)
+    fake = FakeMastodon(threads=20, fault_every=6)
+    gate = _Gate(fake)
     with serve(fake) as base_url:
         fake.host = base_url.removeprefix("http://")  # ids are qualified by host:port
         config = _config(tmp_path, base_url)
@@ -114,22 +145,28 @@ def test_sigkill_at_random_moments_then_restart_stores_exactly_the_server_set(
         expected = fake.expected_ids()
         counts: list[int] = []
         kills = 0
-        for _ in range(5):
+        for _ in range(KILLS):
+            gate.open()
             process = subprocess.Popen(
-                [*CLI, "--config", str(config), "-q", "sync"],
+                [*CLI, "--config", str(config), "sync"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                text=True,
                 cwd=tmp_path,
             )
-            time.sleep(rng.uniform(0.6, 2.2))
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
-            process.wait(timeout=10)
             assert process.stderr is not None
+            target = f": page {PAGES_BEFORE_KILL} written"
+            for line in process.stderr:
+                if target in line:
+                    gate.close()  # nothing more can be fetched, so nothing more finishes
+                    process.send_signal(signal.SIGKILL)
+                    kills += 1
+                    break
+            process.wait(timeout=WAIT)
             process.stderr.close()
             counts.append(len(_stored(db)))
+        gate.open()
         # Restart until a run completes.
         final = subprocess.run(
             [*CLI, "--config", str(config), "sync"],
@@ -146,9 +183,9 @@ def test_sigkill_at_random_moments_then_restart_stores_exactly_the_server_set(
         assert set(stored) == expected
         assert stored == _reference(fake, base_url)
         # Nothing was ever lost between restarts, and the kills really hit mid-sync.
+        assert kills == KILLS
         assert counts == sorted(counts)
-        assert kills >= 3
-        assert any(0 < n < len(expected) for n in counts), counts
+        assert 0 < counts[0] < counts[-1] < len(expected), counts
         assert fake.faults > 0
 
         status = subprocess.run(
