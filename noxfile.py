@@ -7,13 +7,20 @@ from pathlib import Path
 import nox
 from nox.command import CommandFailed
 
-nox.options.sessions = ["lint", "typecheck", "tests", "plugins"]
+nox.options.sessions = ["lint", "typecheck", "tests", "plugins", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
 # Linters are pinned so a new release never turns main red on its own.
 RUFF = "ruff==0.17.6"
 MYPY = "mypy==2.4.1"
+DOCS = (
+    "mkdocs==1.6.1",
+    "mkdocs-material==9.8.2",
+    "mkdocstrings==1.0.8",
+    "mkdocstrings-python==2.0.11",
+    RUFF,  # formats the signatures in the API reference
+)
 
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
@@ -57,6 +64,21 @@ def plugins(session: nox.Session) -> None:
                 failed.append(plugin.name)
     if failed:
         session.error(f"tests failed in {len(failed)} plugin(s): {', '.join(failed)}")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ (``mkdocs build --strict``): a broken link,
+    a missing page or a docstring that does not match its signature fails the build.
+
+    ``nox -s docs -- serve`` serves it on http://127.0.0.1:8000 instead.
+    """
+    session.install(*DOCS, "-e", ".")
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "--strict", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 def _has_test_extra(plugin: Path) -> bool:

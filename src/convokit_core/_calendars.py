@@ -198,7 +198,7 @@ def _convert_dates(value: Iterable[date | str]) -> frozenset[date]:
 class Calendar:
     """When a commitment's clock runs.
 
-    Args:
+    Attributes:
         name: a label for messages and reports.
         timezone: an IANA name (``"America/New_York"``) or a ``tzinfo``.
         hours: weekly opening hours, ``{"mon-fri": ["09:00-12:30", "13:30-17:00"]}``
