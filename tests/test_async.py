@@ -18,6 +18,7 @@ import pytest
 from convokit_core import (
     AsyncStore,
     ConfigError,
+    _cancel,
     acheck,
     aexport,
     aimport,
@@ -25,7 +26,6 @@ from convokit_core import (
     check,
     open_store,
 )
-from convokit_core import _cancel
 from convokit_core._report._reporters import render_json
 from convokit_core.testing import DEMO_POLICY, generate_history
 
@@ -118,7 +118,8 @@ def _lines_until_cancelled(first: int, total: int, reached: threading.Event) -> 
         if i == first:
             flag = _cancel._current.cancel
             reached.set()
-            assert flag is not None and flag.wait(WAIT), "the call was never cancelled"
+            assert flag is not None
+            assert flag.wait(WAIT), "the call was never cancelled"
         yield _line(i)
 
 
@@ -159,7 +160,8 @@ def test_a_cancelled_check_stops_and_the_store_stays_usable(
             if len(seen) == 1:
                 flag = _cancel._current.cancel
                 self.reached.set()
-                assert flag is not None and flag.wait(WAIT)
+                assert flag is not None
+                assert flag.wait(WAIT)
             return [() for _ in texts]
 
     classifier = BlockUntilCancelled()
