@@ -18,6 +18,7 @@ import pytest
 from convokit_core import (
     AsyncStore,
     ConfigError,
+    _cancel,
     acheck,
     aexport,
     aimport,
@@ -25,7 +26,6 @@ from convokit_core import (
     check,
     open_store,
 )
-from convokit_core import _cancel
 from convokit_core._report._reporters import render_json
 from convokit_core.testing import DEMO_POLICY, generate_history
 
