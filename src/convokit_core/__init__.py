@@ -94,6 +94,7 @@ from ._policy import (
     policy_from_config,
     resolution_within,
 )
+from ._report._simulate import Simulation, simulate
 from ._sync import (
     SourceResult,
     SourceSpec,
@@ -158,6 +159,7 @@ __all__ = [
     "Rule",
     "RuleContext",
     "Scope",
+    "Simulation",
     "SourceLocked",
     "SourceResult",
     "SourceSpec",
@@ -214,5 +216,6 @@ __all__ = [
     "resolution_within",
     "run_sync",
     "set_plugin_manager",
+    "simulate",
     "sync_adapter",
 ]

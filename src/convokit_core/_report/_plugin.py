@@ -1,11 +1,20 @@
-"""Built-in plugin: the reporters of ``convokit check``, registered like any plugin's."""
+"""Built-in plugin: the reporters of ``convokit check`` and ``convokit simulate``."""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
+import click
+
+from .._errors import ConfigError
+from .._timeutil import parse_datetime
 from ..hookspecs import hookimpl
 from ._reporters import render_json, render_junit, render_markdown, render_table
+from ._simulate import render_simulation
 
 
 @hookimpl
@@ -14,3 +23,80 @@ def register_reporters(register: Callable[..., None]) -> None:
     register("json", render_json, description="one JSON document: as_of, commitments, findings")
     register("junit", render_junit, description="JUnit XML, one test case per finding")
     register("markdown", render_markdown, description="Markdown tables for a PR or chat")
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from .._cli import CliState, pass_state
+
+    @cli.command("simulate")
+    @click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Policy file [default: the [[commitment]] tables of convokit.toml].",
+    )
+    @click.option("--since", metavar="TS", help="Count clocks that started at or after TS.")
+    @click.option(
+        "--until",
+        metavar="TS",
+        help="Count clocks that started before TS; history is evaluated as of TS [default: now].",
+    )
+    @click.option(
+        "--by",
+        type=click.Choice(["platform", "channel", "owner"]),
+        help="Also give the results per platform, channel or conversation owner.",
+    )
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+    )
+    @pass_state
+    def simulate_command(
+        state: CliState,
+        policy_path: Path | None,
+        since: str | None,
+        until: str | None,
+        by: str | None,
+        fmt: str,
+    ) -> None:
+        """Backtest the commitments over history and suggest targets you can keep.
+
+        For every time-based rule it prints the compliance the commitment would have had
+        and the limits that would have been kept 90 %, 95 % and 99 % of the time, rounded
+        up to a nice duration ("promise 3 business hours, not 1").
+        """
+        from .._policy._policyfile import load_policy, policy_from_config
+        from ._simulate import simulate
+
+        since_dt = _timestamp(since, "--since")
+        until_dt = _timestamp(until, "--until")
+        if since_dt is not None and until_dt is not None and since_dt >= until_dt:
+            raise click.BadParameter("--since must be before --until", param_hint="--since")
+        policy = load_policy(policy_path) if policy_path else policy_from_config(state.config)
+        if not policy.commitments:
+            raise ConfigError(
+                f"{policy.source}: no commitments to simulate; pass --policy FILE or add "
+                "[[commitment]] tables to convokit.toml"
+            )
+        with state.open_store() as store:
+            result = simulate(store, policy, since=since_dt, until=until_dt, by=by)
+        if fmt == "json":
+            text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        render_simulation(result, sys.stdout)
+        sys.stdout.flush()
+
+
+def _timestamp(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value)
+    except (ValueError, OverflowError) as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
