@@ -172,9 +172,9 @@ class _Collected:
 class SlackAdapter:
     """Fetches the watched channels of one Slack workspace.
 
-    Built by :func:`create`; the host calls :meth:`fetch`. ``sleep`` is awaited between
-    retries of a transient ``ok: false`` answer (HTTP 429s are retried by the shared
-    HTTP helper).
+    Built by :func:`create`; the host calls :meth:`fetch`. ``sleep`` (default
+    :func:`asyncio.sleep`) is awaited for every wait between retries: HTTP 429s and 5xx
+    (through the shared HTTP helper) and transient ``ok: false`` answers.
     """
 
     def __init__(
@@ -200,6 +200,7 @@ class SlackAdapter:
                 backoff_max=60.0,
                 budget=config.retry_budget,
             ),
+            sleep=sleep,
         )
         self.api = SlackApi(self.http, sleep=sleep)
         self.team = ""

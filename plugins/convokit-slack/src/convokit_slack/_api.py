@@ -31,6 +31,7 @@ RETRYABLE_ERRORS: Final = frozenset(
 """``error`` codes that are worth retrying after a wait."""
 
 _CODE: Final = re.compile(r"^[a-z0-9_.]{1,64}$")
+_SCOPES: Final = re.compile(r"^[a-z0-9_.:,]{1,200}$")
 
 _AUTH_ERRORS: Final = frozenset(
     {
@@ -77,11 +78,7 @@ def _hint(code: str | None, data: Mapping[str, Any], subject: str | None) -> str
         )
     if code == "missing_scope":
         needed = data.get("needed")
-        scope = (
-            f" '{needed}'"
-            if isinstance(needed, str) and _CODE.match(needed.replace(",", ""))
-            else ""
-        )
+        scope = f" '{needed}'" if isinstance(needed, str) and _SCOPES.match(needed) else ""
         return (
             f": the token lacks the scope{scope}; add it under OAuth & Permissions and "
             "reinstall the app"
