@@ -311,7 +311,7 @@ def test_a_retry_budget_too_small_for_the_wait_fails_clearly(help_desk: respx.Mo
     method(help_desk, "conversations.history").respond(
         200, json=load("error_ratelimited.json"), headers={"Retry-After": "61"}
     )
-    with pytest.raises(SlackApiError, match="ratelimited after 1 attempts .*retry_budget"):
+    with pytest.raises(SlackApiError, match=r"ratelimited after 1 attempts .*retry_budget"):
         collect(slack_config(retry_budget=60), sleep=Sleeps())
 
 

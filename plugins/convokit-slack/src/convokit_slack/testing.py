@@ -381,6 +381,14 @@ def _thread(base: int, index: int, channel: str) -> Iterable[dict[str, Any]]:
             thread_ts=parent,
             parent_user_id=customer,
         )
+    if kind == 0:
+        yield _text_message(
+            customer,
+            format_ts((base + 1800, 0)),
+            "One more thing: can I get the invoice too?",
+            thread_ts=parent,
+            parent_user_id=customer,
+        )
     if kind == 1:
         yield {
             "type": "message",
@@ -417,8 +425,9 @@ def generated_workspace(
     """A deterministic workspace: ``#support`` and ``#billing``, ``threads`` threads each.
 
     Threads hold customer questions, our bot's and a team member's (``U0TEAMKC1``)
-    answers, edits, a ``channel_join``, a ``bot_message``, a deleted parent (tombstone)
-    and a ``thread_broadcast``; every parent ``ts`` ends in ``.000100``.
+    answers, a follow-up question nobody answered, edits, a ``channel_join``, a
+    ``bot_message``, a deleted parent (tombstone) and a ``thread_broadcast``; every
+    parent ``ts`` ends in ``.000100``.
     """
     channels = []
     for number, (cid, name) in enumerate((("C0SUPPORT", "support"), ("C0BILLING", "billing"))):
