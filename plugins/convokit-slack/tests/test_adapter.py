@@ -100,6 +100,9 @@ def test_history_pages_with_threads_map_every_field(help_desk: respx.MockRouter)
     assert tomb.deleted is True
     assert tomb.text == ""
     assert tomb.conversation_id == tomb.id
+    # Slack shows a deleted parent as USLACKBOT's; its replies name who wrote it.
+    assert tomb.author_id == "slack:T07NWIND1/U07KIMCUST"
+    assert tomb.direction is Direction.INBOUND
     kept = messages[T + "1699999100.000000"]
     assert (kept.conversation_id, kept.in_reply_to, kept.deleted) == (tomb.id, tomb.id, False)
 
@@ -335,6 +338,18 @@ def test_a_non_slack_answer_is_a_malformed_payload(slack: respx.MockRouter) -> N
     )
     with pytest.raises(MalformedPayload, match="Slack ts string"):
         collect()
+
+
+def test_a_malformed_answer_echoing_the_token_does_not_show_it(slack: respx.MockRouter) -> None:
+    method(slack, "conversations.history").respond(json={"ok": True, "messages": TOKEN})
+    with pytest.raises(MalformedPayload, match="expected a list 'messages'") as info:
+        collect()
+    assert TOKEN not in str(info.value)
+    bad = {"type": "message", "user": "U07DANA001", "text": "hi", "ts": TOKEN}
+    method(slack, "conversations.history").respond(json={"ok": True, "messages": [bad]})
+    with pytest.raises(MalformedPayload, match=r"expected 'ts' to be a Slack ts .*\*\*\*") as info:
+        collect()
+    assert TOKEN not in str(info.value)
 
 
 # -- channels by name --------------------------------------------------------------------

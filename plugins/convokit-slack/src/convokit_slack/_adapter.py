@@ -247,9 +247,13 @@ class SlackAdapter:
         return url
 
     def message(
-        self, item: Mapping[str, Any], channel: ChannelInfo
+        self, item: Mapping[str, Any], channel: ChannelInfo, *, parent_user: str | None = None
     ) -> tuple[Message, Stakeholder | None] | None:
-        """One message event as a :class:`Message` (``None``: a system event, skipped)."""
+        """One message event as a :class:`Message` (``None``: a system event, skipped).
+
+        ``parent_user`` is the ``parent_user_id`` its thread's replies name: who wrote a
+        parent that is now a tombstone (Slack shows those as written by ``USLACKBOT``).
+        """
         ts = _ts(item, "ts", f"message in {channel.label}")
         what = f"message {ts} in {channel.label}"
         if item.get("type", "message") != "message":
@@ -264,6 +268,8 @@ class SlackAdapter:
         root = thread_ts or ts
         user = _opt_str(item, "user", what)
         bot_id = _opt_str(item, "bot_id", what)
+        if tombstone:
+            user, bot_id = parent_user, None
         author = user or bot_id
         if author is None:
             if not tombstone:
@@ -284,7 +290,7 @@ class SlackAdapter:
         edited_at = None
         if edited is not None:
             edited_at = ts_to_datetime(_ts(_dict(edited, f"{what}: edited"), "ts", what))
-        ours = not tombstone and self.is_ours(user, bot_id)
+        ours = self.is_ours(user, bot_id)
         message = Message(
             id=self.message_id(channel.id, ts),
             platform=PLATFORM,
@@ -403,7 +409,18 @@ class SlackAdapter:
     # -- fetch ---------------------------------------------------------------------------
 
     async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
-        """Yield pages for every watched channel, each with the cursor that resumes after it."""
+        """Yield pages for every watched channel, each with the cursor that resumes after it.
+
+        A malformed answer raises :class:`~convokit_core.MalformedPayload` with any
+        secret the answer echoed scrubbed from its message.
+        """
+        try:
+            async for page in self._fetch(cursor):
+                yield page
+        except MalformedPayload as exc:
+            raise MalformedPayload(self.http.scrub(str(exc))) from None
+
+    async def _fetch(self, cursor: str | None) -> AsyncIterator[Page]:
         state = State.decode(cursor)
         await self.authenticate()
         if state.team is not None and state.team != self.team:
@@ -561,11 +578,16 @@ class _Run:
         if not _is_thread_parent(item, ts) or not _has_replies(item, what):
             return
         newest: str | None = _opt_ts(item, "latest_reply", what)
-        for reply in await self.adapter.thread(channel, ts):
+        thread = await self.adapter.thread(channel, ts)
+        parent_user = next(
+            (r["parent_user_id"] for r in thread if isinstance(r.get("parent_user_id"), str)),
+            None,
+        )
+        for reply in thread:
             reply_ts = _ts(reply, "ts", f"reply in {channel.label}")
             if reply_ts != ts:
                 newest = _newest(newest, reply_ts)
-            mapped = self.adapter.message(reply, channel)
+            mapped = self.adapter.message(reply, channel, parent_user=parent_user)
             if mapped is not None:
                 if reply_ts == ts:
                     collected.messages.pop(mapped[0].id, None)  # the thread's copy is newer
