@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from conftest import TOKEN, Sleeps, collect, load, method, slack_config
 from convokit_slack import ChannelState, SlackApiError, State
+from slack_helpers import TOKEN, Sleeps, collect, load, method, slack_config
 
 from convokit_core import Direction, HttpError, MalformedPayload, SyncError, Visibility
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from conftest import Sleeps, collect, slack_config
 from convokit_slack import State
 from convokit_slack.testing import FakeChannel, FakeSlack, generated_workspace
+from slack_helpers import Sleeps, collect, slack_config
 
 from convokit_core import Direction
 

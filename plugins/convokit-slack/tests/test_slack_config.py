@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN, slack_config
 from convokit_slack import SlackConfig, mrkdwn_to_text, ts_key, ts_to_datetime
 from convokit_slack._ts import format_ts, ts_from_datetime
+from slack_helpers import TOKEN, slack_config
 
 from convokit_core import ConfigError, PluginManager, load_config, load_sources
 
