@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import respx
 from click.testing import CliRunner
-from convokit_slack.testing import FakeSlack, generated_workspace
+from convokit_slack.testing import FakeSlack, generated_workspace, serve
 
 from convokit_core import open_store, set_plugin_manager
 from convokit_core._cli import cli
@@ -143,3 +146,46 @@ def test_a_token_slack_rejects_fails_the_source_without_showing_it(
     assert "acme-slack" in err
     assert "invalid_auth" in err
     assert "revokedTokenValue" not in err + out
+
+
+def test_sync_and_check_in_a_subprocess_against_a_loopback_server(tmp_path: Path) -> None:
+    fake = generated_workspace(token=TOKEN, threads=6, limit_cap=4, ratelimit_every=0)
+    cli_cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from convokit_core._cli import main; sys.exit(main())",
+    ]
+    env = {**os.environ, "CONVOKIT_LOAD_PLUGINS": "slack", "SLACK_TOKEN": TOKEN}
+    with serve(fake) as api_url:
+        config = CONFIG.replace('api_url = "https://slack.test/api"', f'api_url = "{api_url}"')
+        (tmp_path / "convokit.toml").write_text(config, encoding="utf-8")
+        synced = subprocess.run(
+            [*cli_cmd, "-q", "sync"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert synced.returncode == 0, synced.stderr
+    assert any(r.url.path.endswith("conversations.history") for r in fake.requests)
+    checked = subprocess.run(
+        [*cli_cmd, "check", "--format", "json", "--as-of", "2026-01-01T07:00:00Z"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 1, checked.stderr  # the bot-only threads are breached
+    findings = json.loads(checked.stdout)["findings"]
+    conversations = {
+        f["conversation"] for f in findings if f["commitment"] == "customers-hear-back"
+    }
+    parents = {i for i in fake.expected_ids() if i.endswith(".000100")}  # every thread
+    assert len(parents) == 12
+    assert parents <= conversations
+    assert {f["subject"] for f in findings if f["commitment"] == "channels-stay-alive"} == {
+        "T0ACME001/C0SUPPORT",
+        "T0ACME001/C0BILLING",
+    }

@@ -9,14 +9,18 @@ carrying ``reply_count``/``latest_reply``, and ``ok: false`` for a bad token, an
 unknown channel or a channel the app is not in. It is stateless between requests
 (apart from counting them), so one instance serves any number of syncs.
 
-Use it with ``httpx.MockTransport(fake.handler)`` or as a respx side effect.
+Use it with ``httpx.MockTransport(fake.handler)``, as a respx side effect, or over real
+HTTP on a loopback port with :func:`serve`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
@@ -26,7 +30,7 @@ from ._adapter import CONTENT_SUBTYPES
 from ._cursor import ChannelState, State
 from ._ts import format_ts, ts_key
 
-__all__ = ["FakeChannel", "FakeSlack", "generated_workspace"]
+__all__ = ["FakeChannel", "FakeSlack", "generated_workspace", "serve"]
 
 
 def _messages(value: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
@@ -439,3 +443,41 @@ def generated_workspace(
     return FakeSlack(
         token=token, channels=channels, limit_cap=limit_cap, ratelimit_every=ratelimit_every
     )
+
+
+@contextlib.contextmanager
+def serve(fake: FakeSlack, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``fake`` over real HTTP on a loopback port; yields the ``api_url`` to use."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            request = httpx.Request(
+                "GET",
+                f"http://{host}:{server.server_port}{self.path}",
+                headers=dict(self.headers.items()),
+            )
+            response = fake.handler(request)
+            body = response.content
+            self.send_response(response.status_code)
+            for key, value in response.headers.items():
+                if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="fake-slack", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}/api/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
