@@ -352,6 +352,38 @@ def test_a_malformed_answer_echoing_the_token_does_not_show_it(slack: respx.Mock
     assert TOKEN not in str(info.value)
 
 
+@pytest.mark.parametrize("workspace_is_ours", [False, True])
+def test_in_a_shared_channel_our_workspace_can_speak_for_us(
+    slack: respx.MockRouter, workspace_is_ours: bool
+) -> None:
+    customer = {
+        "type": "message",
+        "user": "U0EXTCUST1",
+        "text": "Our export job fails since Monday",
+        "ts": "1700000000.000100",
+        "team": "T0CUSTOMER",
+        "user_team": "T0CUSTOMER",
+        "source_team": "T0CUSTOMER",
+    }
+    colleague = {
+        "type": "message",
+        "user": "U07COLLEAG",
+        "text": "Looking now",
+        "ts": "1700000060.000000",
+        "team": "T07NWIND1",
+        "user_team": "T07NWIND1",
+        "source_team": "T07NWIND1",
+    }
+    method(slack, "conversations.history").respond(
+        json={"ok": True, "messages": [colleague, customer], "has_more": False}
+    )
+    pages = collect(slack_config(workspace_is_ours=workspace_is_ours), team=frozenset())
+    direction = {m.author_id: m.direction for p in pages for m in p.messages}
+    assert direction["slack:T07NWIND1/U0EXTCUST1"] is Direction.INBOUND
+    expected = Direction.OUTBOUND if workspace_is_ours else Direction.INBOUND
+    assert direction["slack:T07NWIND1/U07COLLEAG"] is expected
+
+
 # -- channels by name --------------------------------------------------------------------
 
 

@@ -52,6 +52,7 @@ def test_config_normalises_and_hides_the_token() -> None:
         ("since", datetime(2026, 1, 1), "no timezone"),
         ("retry_budget", -1, "retry_budget"),
         ("max_retries", 101, "max_retries"),
+        ("workspace_is_ours", "yes", "true or false"),
     ],
 )
 def test_config_rejects_bad_values(key: str, value: Any, message: str) -> None:

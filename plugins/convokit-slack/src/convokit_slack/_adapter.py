@@ -122,6 +122,18 @@ def _channel_info(data: Any, what: str) -> ChannelInfo:
     )
 
 
+def _author_team(item: Mapping[str, Any], what: str) -> str | None:
+    """The author's workspace: ``user_team``, else ``team`` (Slack Connect sets both)."""
+    for key in ("user_team", "team"):
+        value = _opt_str(item, key, what)
+        if value:
+            return value
+    profile = item.get("bot_profile")
+    if isinstance(profile, dict):
+        return _opt_str(profile, "team_id", what)
+    return None
+
+
 def _is_thread_parent(item: Mapping[str, Any], ts: str) -> bool:
     thread_ts = item.get("thread_ts")
     return thread_ts is None or thread_ts == ts
@@ -226,8 +238,13 @@ class SlackAdapter:
         """``slack:<team>/<user or bot id>``: an author, unique across platforms."""
         return f"slack:{self.team}/{user}"
 
-    def is_ours(self, user: str | None, bot_id: str | None) -> bool:
-        """Our token's user, our app's bot, or a ``[[team]]`` handle (a Slack user id)."""
+    def is_ours(self, user: str | None, bot_id: str | None, team: str | None = None) -> bool:
+        """Our token's user, our app's bot, or a ``[[team]]`` handle (a Slack user id).
+
+        With ``workspace_is_ours``, also anyone whose workspace (``team``) is ours.
+        """
+        if self.config.workspace_is_ours and team is not None and team == self.team:
+            return True
         for handle in (user, bot_id):
             if handle and (
                 self.context.is_ours(handle) or self.context.is_ours(f"{self.team}/{handle}")
@@ -290,7 +307,8 @@ class SlackAdapter:
         edited_at = None
         if edited is not None:
             edited_at = ts_to_datetime(_ts(_dict(edited, f"{what}: edited"), "ts", what))
-        ours = self.is_ours(user, bot_id)
+        author_team = None if tombstone else _author_team(item, what)
+        ours = self.is_ours(user, bot_id, author_team)
         message = Message(
             id=self.message_id(channel.id, ts),
             platform=PLATFORM,

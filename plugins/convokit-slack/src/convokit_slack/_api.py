@@ -121,7 +121,6 @@ class SlackApi:
         self.http = http
         self._sleep = sleep or _default_sleep
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.calls = 0
 
     async def call(
         self, method: str, params: Mapping[str, str | int], *, subject: str | None = None
@@ -137,7 +136,6 @@ class SlackApi:
         attempt = 0
         waited = 0.0
         while True:
-            self.calls += 1
             response = await self.http.request("GET", method, params=dict(params))
             data = self.http.json_of(response)
             if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):

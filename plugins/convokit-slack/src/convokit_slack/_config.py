@@ -116,6 +116,14 @@ def _seconds(name: str) -> Any:
     return check
 
 
+def _flag(name: str) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValueError(f"'{name}' must be true or false, found {value!r}")
+
+    return check
+
+
 def _retries(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
         raise ValueError(f"'max_retries' must be an integer from 0 to 100, found {value!r}")
@@ -144,6 +152,10 @@ class SlackConfig:
         retry_budget: seconds one request may spend waiting on rate limits and
             retries before the source fails (slow-tier methods ask for ~60 s a time).
         max_retries: retries of one request after the first attempt.
+        workspace_is_ours: count every member of the token's workspace as speaking for
+            us (the author's ``user_team``/``team`` is our ``team_id``): for Slack
+            Connect channels shared with customers' workspaces. Default off: only the
+            token's user, our app's bot and ``[[team]]`` handles are outbound.
     """
 
     token: str = attrs.field(converter=_token, repr=False, metadata={"secret": True})
@@ -154,6 +166,7 @@ class SlackConfig:
     since: datetime | None = attrs.field(default=None, converter=_since)
     retry_budget: float = attrs.field(default=900.0, validator=_seconds("retry_budget"))
     max_retries: int = attrs.field(default=10, validator=_retries)
+    workspace_is_ours: bool = attrs.field(default=False, validator=_flag("workspace_is_ours"))
 
     @property
     def token_kind(self) -> str:
