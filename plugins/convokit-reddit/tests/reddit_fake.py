@@ -101,6 +101,8 @@ class FakeReddit:
             API accepts only the newest token.
         expire_token_after: answer 401 to ``TOKEN`` after this many API requests.
         thread_status: an HTTP status to answer for ``/comments/<article>`` requests.
+        max_requests: fail loudly (``AssertionError``) past this many requests, so a
+            paging loop fails a test instead of hanging it.
 
     ``requests`` records every request; ``api_calls`` counts API (non-token) requests.
     """
@@ -114,7 +116,9 @@ class FakeReddit:
         rotate_tokens: bool = False,
         expire_token_after: int | None = None,
         thread_status: dict[str, int] | None = None,
+        max_requests: int = 2000,
     ) -> None:
+        self.max_requests = max_requests
         self.repeat_after = repeat_after
         self.rate_window = rate_window
         self.rate_reset = rate_reset
@@ -132,6 +136,8 @@ class FakeReddit:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
             self.requests.append(request)
+            if len(self.requests) > self.max_requests:
+                raise AssertionError(f"more than {self.max_requests} requests: a paging loop?")
             if request.url.path == "/api/v1/access_token":
                 return self._token(request)
             return self._api(request)
@@ -208,7 +214,9 @@ class FakeReddit:
             if status is not None:
                 return _json(status, {"message": "Forbidden", "error": status}, headers)
             comment = params.get("comment")
-            name = f"thread_{article}_comment_{comment}.json" if comment else f"thread_{article}.json"
+            name = (
+                f"thread_{article}_comment_{comment}.json" if comment else f"thread_{article}.json"
+            )
             if not (FIXTURES / name).exists():
                 return _json(404, {"message": "Not Found", "error": 404}, headers)
             return _json(200, load(name), headers)

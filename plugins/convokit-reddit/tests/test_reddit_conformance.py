@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from convokit_reddit import STREAMS, RedditConfig, RedditCursor, StreamState, create
 from reddit_fake import (
     ALL_IDS,
     CLIENT_ID,
@@ -17,7 +18,6 @@ from reddit_fake import (
 )
 
 from convokit_core.testing import AdapterConformance
-from convokit_reddit import STREAMS, RedditConfig, RedditCursor, StreamState, create
 
 
 class TestRedditConformance(AdapterConformance):
