@@ -104,7 +104,8 @@ class FakeReddit:
         max_requests: fail loudly (``AssertionError``) past this many requests, so a
             paging loop fails a test instead of hanging it.
 
-    ``requests`` records every request; ``api_calls`` counts API (non-token) requests.
+    ``requests`` records every request; ``api_calls`` counts API (non-token) requests and
+    ``refused`` those answered 401.
     """
 
     def __init__(
@@ -128,6 +129,7 @@ class FakeReddit:
         self.requests: list[httpx.Request] = []
         self.tokens_issued = 0
         self.api_calls = 0
+        self.refused = 0
         self._expired = False
         self._lock = threading.Lock()
 
@@ -199,6 +201,7 @@ class FakeReddit:
         token = auth.removeprefix("bearer ").removeprefix("Bearer ")
         headers = self._rate_headers()
         if not auth.lower().startswith("bearer ") or token not in self._valid_tokens():
+            self.refused += 1
             return _json(401, load("error_unauthorized.json"), headers)
         if request.method != "GET":
             return _json(405, {"message": "Method Not Allowed", "error": 405}, headers)
