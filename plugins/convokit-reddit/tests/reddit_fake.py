@@ -9,18 +9,23 @@ bearer tokens on every API call (401 otherwise), newest-first listings paged wit
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+from convokit_reddit import RedditAdapter, RedditConfig
+
+from convokit_core import Message, Page, SyncContext
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -294,3 +299,43 @@ def serve(fake: FakeReddit) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# -- running the adapter against a fake ----------------------------------------------------
+
+
+class Run:
+    """One ``fetch`` to the end against a fake, with its waits recorded."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+        self.adapter: RedditAdapter | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def pages(
+        self,
+        config: RedditConfig,
+        server: Callable[[httpx.Request], httpx.Response],
+        context: SyncContext,
+        cursor: str | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> list[Page]:
+        async def go() -> list[Page]:
+            async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+                self.adapter = RedditAdapter(config, client, context, sleep=self.sleep, clock=clock)
+                return [page async for page in self.adapter.fetch(cursor)]
+
+        return asyncio.run(go())
+
+
+def messages_of(pages: list[Page]) -> dict[str, Message]:
+    """Every message of ``pages`` by id (a message yielded twice fails the test)."""
+    out: dict[str, Message] = {}
+    for page in pages:
+        for message in page.all_messages():
+            assert message.id not in out, f"{message.id} yielded twice"
+            out[message.id] = message
+    return out

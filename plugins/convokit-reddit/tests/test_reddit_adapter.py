@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import httpx
 import pytest
-from conftest import Run, messages_of
 from convokit_reddit import STREAMS, RedditConfig, RedditCursor
-from reddit_fake import ALL_IDS, COMMENTS, POSTS, FakeReddit
+from reddit_fake import ALL_IDS, COMMENTS, POSTS, FakeReddit, Run, messages_of
 
 from convokit_core import Direction, MalformedPayload, SyncContext, Visibility
 

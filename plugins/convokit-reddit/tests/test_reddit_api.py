@@ -10,7 +10,6 @@ from urllib.parse import parse_qs
 import attrs
 import httpx
 import pytest
-from conftest import Run, messages_of
 from convokit_reddit import RedditConfig
 from reddit_fake import (
     ALL_IDS,
@@ -21,6 +20,8 @@ from reddit_fake import (
     SECOND_TOKEN,
     TOKEN,
     FakeReddit,
+    Run,
+    messages_of,
 )
 
 from convokit_core import HttpError, MalformedPayload, SyncContext, SyncError
