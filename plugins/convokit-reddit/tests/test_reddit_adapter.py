@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import httpx
 import pytest
-from convokit_reddit import STREAMS, RedditConfig, RedditCursor
+from convokit_reddit import STREAMS, RedditConfig, RedditCursor, StreamState
 from reddit_fake import ALL_IDS, COMMENTS, POSTS, FakeReddit, Run, messages_of
 
 from convokit_core import Direction, MalformedPayload, SyncContext, Visibility
@@ -364,3 +364,32 @@ def test_cursor_round_trips() -> None:
     assert cursor.stream("mentions").mark == (1793520000.5, "t1_a")
     assert cursor.stream("posts").mark is None
     assert RedditCursor.decode(cursor.encode()) == cursor
+
+
+def test_a_vanished_after_anchor_restarts_the_pass_instead_of_skipping_it(
+    config: RedditConfig, fake: FakeReddit, context: SyncContext
+) -> None:
+    # The stored cursor pages after a mention that was deleted meanwhile: Reddit answers
+    # an empty page for an unknown anchor, which must not end the pass early.
+    top = (at(30).timestamp(), COMMENTS["ca8"])
+    cursor = RedditCursor(streams={"mentions": StreamState(after="t1_gone000", top=top)}).encode()
+    messages = messages_of(Run().pages(config, fake, context, cursor))
+    assert set(messages) == ALL_IDS
+    afters = [u.params.get("after") for u in paths(fake, "/message/mentions")]
+    assert afters == ["t1_gone000", None]
+
+
+def test_thread_messages_take_the_channel_of_their_post(
+    config: RedditConfig, fake: FakeReddit, context: SyncContext
+) -> None:
+    messages = messages_of(Run().pages(config, fake, context))
+    channels: dict[str, set[str | None]] = {}
+    for message in messages.values():
+        channels.setdefault(message.conversation_id, set()).add(message.channel_id)
+    assert channels == {
+        POSTS["a"]: {"r/acme"},
+        POSTS["b"]: {"u/acme_support"},  # r/python is not one of our subreddits
+        POSTS["c"]: {"r/acme"},
+        POSTS["d"]: {"r/acme"},
+        POSTS["e"]: {"r/acme"},
+    }

@@ -216,6 +216,14 @@ class RedditAdapter:
             if after:
                 params["after"] = after
             items, next_after = as_listing(await self.api.get(path, params), path)
+            if not items and after is not None and after == start.after and not seen_afters:
+                # The item the stored cursor pages after is gone (deleted), and Reddit
+                # answers an empty page for an unknown anchor: walk again from the top.
+                # The watermark still stops the walk; records seen twice are upserts.
+                log.info("%s: the 'after' anchor %s is gone; restarting this pass", path, after)
+                after = None
+                seen_afters.add(start.after)
+                continue
             fresh: list[Thing] = []
             reached = False
             for index, item in enumerate(items):
@@ -269,8 +277,11 @@ class RedditAdapter:
                 wanted.append(article)
         for article in wanted:
             self._threads.add(article)
-            for thing in await self._thread(article):
-                message, person = self.mapper.message(thing, conversation=article)
+            thread = await self._thread(article)
+            # Every message of a thread belongs to the channel of its post.
+            channel = self.mapper.channel_of(thread[0].data) if thread else None
+            for thing in thread:
+                message, person = self.mapper.message(thing, conversation=article, channel=channel)
                 messages[message.id] = message
                 if person is not None:
                     people[person.id] = person
@@ -287,7 +298,10 @@ class RedditAdapter:
     # -- threads -------------------------------------------------------------------------
 
     async def _thread(self, article: str) -> list[Thing]:
-        """The post and every comment of thread ``article`` (a ``t3_`` fullname)."""
+        """The post, then every comment, of thread ``article`` (a ``t3_`` fullname).
+
+        Empty when the thread cannot be read (HTTP 403 or 404).
+        """
         article_id = article.removeprefix("t3_")
         path = f"/comments/{quote(article_id)}"
         try:

@@ -160,9 +160,13 @@ class Mapper:
         return channel or self._config.channel_id
 
     def message(
-        self, thing: Thing, *, conversation: str | None = None
+        self, thing: Thing, *, conversation: str | None = None, channel: str | None = None
     ) -> tuple[Message, Stakeholder | None]:
-        """A ``t1`` comment or ``t3`` post as a message (and its author, unless ours)."""
+        """A ``t1`` comment or ``t3`` post as a message (and its author, unless ours).
+
+        ``conversation`` and ``channel`` default to what the thing itself says (its
+        ``link_id`` or ``context``, its ``subreddit``).
+        """
         data = thing.data
         if thing.kind == "t3":
             what = f"post {data.get('name')!r}"
@@ -198,7 +202,7 @@ class Mapper:
             id=message_id,
             platform=PLATFORM,
             conversation_id=conversation_id,
-            channel_id=self.channel_of(data),
+            channel_id=channel or self.channel_of(data),
             author_id=author_id,
             direction=Direction.OUTBOUND if ours else Direction.INBOUND,
             sent_at=epoch(data.get("created_utc"), "created_utc", what),
