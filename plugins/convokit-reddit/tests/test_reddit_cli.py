@@ -23,6 +23,13 @@ within = "3h"
 where = { platform = ["reddit"] }
 
 [[commitment]]
+name = "next-reply"
+promise = "Every later question in a thread hears back within a day."
+rule = "next_reply"
+within = "1d"
+where = { platform = ["reddit"] }
+
+[[commitment]]
 name = "stay-active"
 promise = "We post on our Reddit channels at least every 3 days."
 rule = "channel_activity"
@@ -119,7 +126,7 @@ def test_sync_then_check(world: tuple[FakeReddit, Path]) -> None:
     )  # fmt: skip
     assert code == 1, out + err  # breaches
     doc = json.loads(out)
-    first, active = doc["commitments"]
+    first, later, active = doc["commitments"]
     # Met: the widget thread (answered in 1 h) and the dark-mode request (1 h).
     # Breached: the AcmeDB question (answered after 4 h), and the reply to our release
     # notes (never answered). Not applicable: our roadmap post, which nobody answered.
@@ -140,3 +147,17 @@ def test_sync_then_check(world: tuple[FakeReddit, Path]) -> None:
     }
     assert channels == {"r/acme": "pending", "u/acme_support": "breached"}
     assert active["counts"]["breached"] == 1
+    # Next replies: in the widget thread dana's follow-up (3 h) waited until KC, a team
+    # member, answered at 27.5 h; eli's question (30 h) was answered by KC within the
+    # hour; fran's thanks in the AcmeDB thread (9 h) is still waiting.
+    turns = {
+        f["subject"]: (f["status"], f["started_at"], f["stopped_at"])
+        for f in doc["findings"]
+        if f["commitment"] == "next-reply" and f["subject_kind"] != "conversation"
+    }
+    assert turns == {
+        "t3_1gx4a1b#2": ("breached", "2026-11-01T11:00:00Z", "2026-11-02T11:30:00Z"),
+        "t3_1gx4a1b#3": ("met", "2026-11-02T14:00:00Z", "2026-11-02T15:00:00Z"),
+        "t3_1gx5b2c#2": ("breached", "2026-11-01T17:00:00Z", None),
+    }
+    assert later["counts"]["breached"] == 2
