@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import httpx
 import pytest
 from convokit_reddit import STREAMS, RedditConfig, RedditCursor, StreamState
-from reddit_fake import ALL_IDS, COMMENTS, POSTS, FakeReddit, Run, messages_of
+from reddit_fake import ALL_IDS, COMMENTS, POSTS, FakeReddit, Run, load, messages_of
 
 from convokit_core import Direction, MalformedPayload, SyncContext, Visibility
 
@@ -393,3 +394,51 @@ def test_thread_messages_take_the_channel_of_their_post(
         POSTS["d"]: {"r/acme"},
         POSTS["e"]: {"r/acme"},
     }
+
+
+def own_post(post_id: str, title: str, hours: float, *, pinned: bool = False) -> dict[str, Any]:
+    """One of our posts in the shape of ``/user/<name>/submitted``."""
+    data = load("user_submitted.json")["data"]["children"][1]["data"]
+    return {
+        "kind": "t3",
+        "data": {
+            **data,
+            "id": post_id,
+            "name": f"t3_{post_id}",
+            "title": title,
+            "created_utc": at(hours).timestamp(),
+            "pinned": pinned,
+            "permalink": f"/r/acme/comments/{post_id}/post/",
+        },
+    }
+
+
+class ProfileReddit(FakeReddit):
+    """Our profile lists ``first`` before everything else (a pinned post does that)."""
+
+    def __init__(self, *first: dict[str, Any]) -> None:
+        super().__init__(thread_status={p["data"]["id"]: 404 for p in first})
+        self.first = first
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        url = request.url
+        if url.path == "/user/acme_support/submitted" and not url.params.get("after"):
+            data = response.json()
+            data["data"]["children"][:0] = self.first
+            return httpx.Response(200, json=data, headers=response.headers)
+        return response
+
+
+def test_a_pinned_old_post_does_not_end_the_pass(
+    config: RedditConfig, context: SyncContext
+) -> None:
+    pinned = own_post("1aa0old", "Welcome to our profile", -5000, pinned=True)
+    first = Run().pages(config, ProfileReddit(pinned), context)
+    assert "t3_1aa0old" in messages_of(first)
+    # The next pass meets the pinned post (older than the watermark) first, then a new
+    # post: the new post is still found, and the pass after that finds nothing.
+    fresh = own_post("1zz9new", "Fresh news", 100)
+    later = Run().pages(config, ProfileReddit(pinned, fresh), context, first[-1].cursor)
+    assert set(messages_of(later)) == {"t3_1zz9new"}
+    assert Run().pages(config, ProfileReddit(pinned, fresh), context, later[-1].cursor) == []

@@ -236,8 +236,8 @@ class RedditAdapter:
                     reached = True
                     break
                 fresh.append(item)
-                if not pinned and (top is None or mark > top):
-                    top = mark
+                if top is None or mark > top:
+                    top = mark  # the newest item of this pass, pinned or not
             repeated = next_after is not None and (next_after == after or next_after in seen_afters)
             if repeated:
                 log.warning("%s answered the same 'after' (%s) again; stopping", path, next_after)
