@@ -33,6 +33,10 @@ def token_requests(fake: FakeReddit) -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.path == "/api/v1/access_token"]
 
 
+def paths_of(fake: FakeReddit, path: str) -> list[httpx.URL]:
+    return [r.url for r in fake.requests if r.url.path == path]
+
+
 def api_requests(fake: FakeReddit) -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.path != "/api/v1/access_token"]
 
@@ -203,10 +207,10 @@ def test_a_429_waits_the_seconds_until_reset(config: RedditConfig, context: Sync
     run = Run()
     fake = Busy()
     assert set(messages_of(run.pages(config, fake, context))) == ALL_IDS
-    # The shared helper read the seconds-until reset header (no Retry-After was sent);
-    # then the next request also waited for the spent window.
-    assert 17.0 in run.sleeps
-    assert all(s <= 17.0 for s in run.sleeps)
+    # The shared helper read the seconds-until reset header (no Retry-After was sent)
+    # and retried once after it; nothing else waited.
+    assert run.sleeps == [17.0]
+    assert len(paths_of(fake, "/message/comments")) == 2  # the 429, then its retry
 
 
 # -- error shapes and secrets ------------------------------------------------------------

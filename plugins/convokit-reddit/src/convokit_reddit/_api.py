@@ -102,8 +102,6 @@ class RedditApi:
         self._expires: datetime | None = None
         self._spent_tokens: list[str] = []
         self._wait_before_next: float | None = None
-        self.requests = 0
-        """API requests sent (token requests excluded), for logs and tests."""
         self.rate_limit_waits: list[float] = []
         """Seconds waited because the rate-limit budget was spent, in order."""
 
@@ -251,7 +249,6 @@ class RedditApi:
             log.info("Reddit rate limit spent; waiting %.0fs for the window to reset", wait)
             self.rate_limit_waits.append(wait)
             await (self._sleep or asyncio.sleep)(wait)
-        self.requests += 1
         response = await self._http.request("GET", path, params={"raw_json": 1, **params})
         self._note_rate_limit(response)
         return response
