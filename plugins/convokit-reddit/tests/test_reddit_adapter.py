@@ -27,14 +27,19 @@ def paths(fake: FakeReddit, prefix: str) -> list[httpx.URL]:
 # -- one full sync -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("page_size", [1, 2, 100])
 def test_full_sync_yields_every_message_once(
-    config: RedditConfig, fake: FakeReddit, context: SyncContext
+    config: RedditConfig, fake: FakeReddit, context: SyncContext, page_size: int
 ) -> None:
-    pages = Run().pages(config, fake, context)
+    pages = Run().pages(attrs.evolve(config, page_size=page_size), fake, context)
     messages = messages_of(pages)  # fails on a message yielded twice
     assert set(messages) == ALL_IDS
-    # No empty page mid-stream: only the last page may carry nothing but its cursor.
-    assert all(len(page) for page in pages[:-1])
+    # No empty page mid-stream: only the last page may carry nothing but its cursor,
+    # and every page before it holds new messages or channels.
+    assert all(page.messages or page.channels for page in pages[:-1])
+    # Stakeholders come with the messages they wrote.
+    for page in pages:
+        assert {p.id for p in page.stakeholders} <= {m.author_id for m in page.messages}
     assert fake.tokens_issued == 1  # one token, reused for every request
 
 

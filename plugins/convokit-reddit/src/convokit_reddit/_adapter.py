@@ -293,7 +293,9 @@ class RedditAdapter:
                     people[person.id] = person
         new = [m for m in messages.values() if m.id not in self._yielded]
         self._yielded.update(m.id for m in new)
-        return new, list(people.values())
+        authors = {m.author_id for m in new}
+        # Only the authors of what is new: a page with no new message stays empty.
+        return new, [p for p in people.values() if p.id in authors]
 
     # -- threads -------------------------------------------------------------------------
 
