@@ -383,16 +383,21 @@ class HttpClient:
         *,
         params: Any = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
         """Send one request with retries; return the final 2xx/3xx response.
 
-        ``url`` is joined to ``base_url``. ``idempotent`` overrides the method's default
+        ``url`` is joined to ``base_url``. The body is ``json`` (encoded as JSON) or
+        ``data`` (form fields, ``application/x-www-form-urlencoded``, e.g. an OAuth
+        token request), never both. ``idempotent`` overrides the method's default
         (only idempotent requests are retried). Raises :class:`~convokit_core.HttpError`
         for a non-retryable status, after the retries or budget are spent, or for
         transport errors; :class:`~convokit_core.ConfigError` for a non-https URL.
         """
+        if json is not None and data is not None:
+            raise ValueError("give a request either a json or a data (form) body, not both")
         method = method.upper()
         retry = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         target = self._resolve(url)
@@ -402,7 +407,7 @@ class HttpClient:
         slept = 0.0
         while True:
             try:
-                return await self._attempt(method, target, json=json, headers=headers)
+                return await self._attempt(method, target, json=json, data=data, headers=headers)
             except _Retryable as failure:
                 shown = self._safe(target)
                 if not retry:
@@ -461,16 +466,19 @@ class HttpClient:
         target: httpx.URL,
         *,
         json: Any,
+        data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
         """One attempt, following redirects; raises ``_Retryable`` or ``HttpError``."""
         url = target
         body = json
+        form = dict(data) if data is not None else None
         for _ in range(_MAX_REDIRECTS + 1):
             request = self._client.build_request(
                 method,
                 url,
                 json=body,
+                data=form,
                 headers=self._headers_for(url, headers),
                 timeout=self.policy.timeout,
             )
@@ -514,7 +522,7 @@ class HttpClient:
                     ) from exc
                 next_url = check_url_scheme(next_url)
                 if status == 303 or (status in (301, 302) and method not in ("GET", "HEAD")):
-                    method, body = ("HEAD" if method == "HEAD" else "GET"), None
+                    method, body, form = ("HEAD" if method == "HEAD" else "GET"), None, None
                 log.debug("%s %s redirected to %s", method, self._safe(url), self._safe(next_url))
                 url = next_url
                 continue
@@ -583,3 +591,13 @@ class HttpClient:
         Not retried unless ``idempotent=True`` (e.g. a read-only XRPC procedure).
         """
         return self.json_of(await self.request("POST", url, json=json, idempotent=idempotent))
+
+    async def post_form(
+        self, url: str, *, data: Mapping[str, str], idempotent: bool = False
+    ) -> Any:
+        """``POST`` form fields (``application/x-www-form-urlencoded``); decode the JSON answer.
+
+        For endpoints that take no JSON body, such as OAuth 2 token requests. Not retried
+        unless ``idempotent=True``. Field values are sent in the body, never in the URL.
+        """
+        return self.json_of(await self.request("POST", url, data=data, idempotent=idempotent))

@@ -505,3 +505,46 @@ def test_transient_failures_then_success_property(
             if retry_after:
                 assert slept >= float(retry_after)
     assert len(server.requests) == len(sleeps) + 1
+
+
+def test_post_form_sends_fields_in_the_body_and_retries_when_idempotent() -> None:
+    server = Recorder(httpx.Response(503), ok({"access_token": "x"}))
+    http, sleeps, _ = make(server)
+    answer = run(
+        http.post_form(
+            "/api/v1/access_token",
+            data={"grant_type": "password", "password": "pa ss&word"},
+            idempotent=True,
+        )
+    )
+    assert answer == {"access_token": "x"}
+    assert len(server.requests) == 2
+    assert len(sleeps) == 1
+    sent = server.requests[1]
+    assert sent.method == "POST"
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent.content == b"grant_type=password&password=pa+ss%26word"
+    assert "password" not in str(sent.url)
+
+
+def test_post_form_is_not_retried_by_default() -> None:
+    server = Recorder(httpx.Response(503))
+    http, sleeps, _ = make(server)
+    with pytest.raises(HttpError, match="not idempotent"):
+        run(http.post_form("/token", data={"a": "1"}))
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+def test_a_request_takes_json_or_form_data_not_both() -> None:
+    http, _, _ = make(Recorder(ok()))
+    with pytest.raises(ValueError, match="not both"):
+        run(http.request("POST", "/x", json={"a": 1}, data={"b": "2"}))
+
+
+def test_303_after_form_post_becomes_get_without_body() -> None:
+    server = Recorder(httpx.Response(303, headers={"Location": "/result"}), ok())
+    http, _, _ = make(server)
+    run(http.post_form("/submit", data={"q": "1"}))
+    assert server.requests[1].method == "GET"
+    assert server.requests[1].content == b""
