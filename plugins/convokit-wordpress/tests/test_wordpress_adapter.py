@@ -288,7 +288,7 @@ def test_429_waits_for_retry_after(sleeps: list[float]) -> None:
     ],
 )
 def test_a_garbage_cursor_is_an_error_not_a_restart(blog: Blog, cursor: str) -> None:
-    with pytest.raises(SyncError, match="not a WordPress cursor"):
+    with pytest.raises(MalformedPayload, match="not a WordPress cursor"):
         collect(WordPressConfig(site=SITE), cursor)
     assert blog.requests == []
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from convokit_core import SyncError
+from convokit_core import MalformedPayload
 
 __all__ = ["CURSOR_VERSION", "Listing", "State", "Walk", "decode", "encode"]
 
@@ -160,8 +160,9 @@ def encode(state: State) -> str:
 def decode(cursor: str | None) -> State:
     """Parse a cursor made by :func:`encode`; ``None`` starts from the beginning.
 
-    Raises :class:`~convokit_core.SyncError` for anything else: a corrupted cursor fails
-    the source instead of silently syncing the blog again from the start.
+    Raises :class:`~convokit_core.MalformedPayload` (a
+    :class:`~convokit_core.SyncError`) for anything else: a corrupted cursor fails the
+    source instead of silently syncing the blog again from the start.
     """
     if cursor is None:
         return State()
@@ -185,7 +186,7 @@ def decode(cursor: str | None) -> State:
         )
     except (ValueError, TypeError) as exc:
         shown = cursor[:60] + ("…" if len(cursor) > 60 else "")
-        raise SyncError(
+        raise MalformedPayload(
             f"stored cursor {shown!r} is not a WordPress cursor ({exc}); reset the "
             "source's cursor to sync the blog again from the beginning"
         ) from None
