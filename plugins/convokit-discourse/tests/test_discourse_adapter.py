@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from conftest import FORUM, KEY, collect, config, load
 from convokit_discourse import CHUNK, html_to_text
+from discourse_helpers import FORUM, KEY, collect, config, load
 
 from convokit_core import Direction, HttpError, MalformedPayload, SyncError, Visibility
 
@@ -282,14 +282,14 @@ def test_429_plain_text_with_retry_after(forum: Forum, sleeps: list[float]) -> N
             headers={"Retry-After": "21", "Discourse-Rate-Limit-Error-Code": "ip_10_secs_limit"},
         )
     ]
-    assert pid(1030) in by_id(collect(config()))
+    assert pid(1030) in by_id(collect(config(), waits=sleeps))
     assert len(sleeps) == 1
     assert sleeps[0] >= 21
 
 
 def test_429_json_wait_seconds_without_retry_after(forum: Forum, sleeps: list[float]) -> None:
     forum.faults = [httpx.Response(429, json=load("rate_limited.json"))]
-    assert pid(1030) in by_id(collect(config()))
+    assert pid(1030) in by_id(collect(config(), waits=sleeps))
     assert len(sleeps) == 1
     assert sleeps[0] >= 13
 
@@ -298,7 +298,7 @@ def test_429_json_with_retry_after_prefers_the_header(forum: Forum, sleeps: list
     forum.faults = [
         httpx.Response(429, json=load("rate_limited.json"), headers={"Retry-After": "40"})
     ]
-    collect(config())
+    collect(config(), waits=sleeps)
     assert sleeps[0] >= 40
 
 

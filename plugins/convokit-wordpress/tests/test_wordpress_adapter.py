@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from conftest import API, SITE, collect, load
 from convokit_wordpress import WordPressConfig, html_to_text, parse_gmt
+from wordpress_helpers import API, SITE, collect, load
 
 from convokit_core import Direction, HttpError, MalformedPayload, SyncError, Visibility
 
@@ -271,7 +271,7 @@ def test_429_waits_for_retry_after(sleeps: list[float]) -> None:
 
     with respx.mock(assert_all_called=False) as router:
         router.get(url__startswith=API).mock(side_effect=limited)
-        pages = collect(WordPressConfig(site=SITE))
+        pages = collect(WordPressConfig(site=SITE), waits=sleeps)
     assert len(by_id(pages)) == 8
     assert calls["n"] == len(blog.requests) + 1
     assert len(sleeps) == 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -143,6 +143,7 @@ class DiscourseAdapter:
         context: SyncContext,
         *,
         policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         ours = [u for u in (config.our_username, *config.usernames) if u]
@@ -160,6 +161,7 @@ class DiscourseAdapter:
             headers=headers,
             secret_headers=secret_headers,
             policy=policy or RetryPolicy(),
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -163,6 +163,7 @@ class WordPressAdapter:
         context: SyncContext,
         *,
         policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.context = context
@@ -183,6 +184,7 @@ class WordPressAdapter:
             headers={"Accept": "application/json"},
             secret_headers=secret_headers,
             policy=policy or RetryPolicy(),
+            sleep=sleep,
         )
         self._lookback = int(config.lookback / timedelta(seconds=1))
         self._our_ids: frozenset[str] = frozenset()
