@@ -154,6 +154,27 @@ def test_configured_authors_by_id_or_slug_and_team_handles_are_ours(blog: Blog) 
     assert messages[f"{KEY}/comments/306"].direction is Direction.OUTBOUND
     messages = by_id(collect(WordPressConfig(site=SITE), team=frozenset({"12@other.example"})))
     assert messages[f"{KEY}/comments/306"].direction is Direction.INBOUND
+    messages = by_id(collect(WordPressConfig(site=SITE), team=frozenset({"sam"})))
+    assert messages[f"{KEY}/comments/412"].direction is Direction.OUTBOUND
+
+
+def test_a_site_hiding_its_users_only_costs_team_slugs_their_match(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = Blog([load("posts_page1.json")], [load("comments_page1.json")])
+
+    def hidden(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/users"):
+            return httpx.Response(
+                404, json={"code": "rest_no_route", "message": "No route", "data": {"status": 404}}
+            )
+        return fake(request)
+
+    with respx.mock() as router:
+        router.get(url__startswith=API).mock(side_effect=hidden)
+        messages = by_id(collect(WordPressConfig(site=SITE), team=frozenset({"tomasz-k"})))
+    assert messages[f"{KEY}/comments/306"].direction is Direction.INBOUND
+    assert "team handles tomasz-k are not matched" in caplog.text
 
 
 def test_an_unknown_author_slug_is_a_clear_error() -> None:

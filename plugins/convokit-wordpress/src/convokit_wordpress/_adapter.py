@@ -287,35 +287,42 @@ class WordPressAdapter:
         return frozenset(ids)
 
     async def _lookup_slugs(self, slugs: Mapping[str, bool]) -> set[str]:
+        """User ids for ``slugs`` (slug -> named in ``authors``) via ``GET users?slug=``.
+
+        Slugs from ``authors`` must resolve. Slugs that are only ``[[team]]`` handles
+        (shared by every source) may not: a site that hides its users, or answers
+        something else, only costs those handles their match (logged as a warning).
+        """
         names = sorted(slugs)
+        configured = [n for n in names if slugs[n]]
         try:
             data = await self.http.get_json(
                 "users", params={"slug": ",".join(names), "per_page": 100}
             )
-        except HttpError as exc:
-            if exc.status not in (401, 403, 404):
-                raise
-            configured = [n for n in names if slugs[n]]
-            if configured:
+            found: dict[str, str] = {}
+            for item in _list(data, "users"):
+                user = _dict(item, "user")
+                slug = user.get("slug")
+                if not isinstance(slug, str):
+                    raise MalformedPayload("user: expected a string 'slug'")
+                found[slug.casefold()] = _id(user, "id", f"user {slug!r}")
+        except (HttpError, MalformedPayload) as exc:
+            status = getattr(exc, "status", None)
+            if configured and isinstance(exc, HttpError) and status in (401, 403, 404):
                 raise SyncError(
-                    f"{self.config.site} does not list its users (HTTP {exc.status}), so the "
+                    f"{self.config.site} does not list its users (HTTP {status}), so the "
                     f"author slug {configured[0]!r} cannot be resolved; give its numeric "
                     "user id in 'authors' instead"
                 ) from None
+            if configured:
+                raise
             log.warning(
-                "%s does not list its users (HTTP %s); team handles %s are not matched",
+                "%s: could not look up users (%s); team handles %s are not matched",
                 self.config.site,
-                exc.status,
+                self._scrub(str(exc))[:200],
                 ", ".join(names),
             )
             return set()
-        found: dict[str, str] = {}
-        for item in _list(data, "users"):
-            user = _dict(item, "user")
-            slug = user.get("slug")
-            if not isinstance(slug, str):
-                raise MalformedPayload("user: expected a string 'slug'")
-            found[slug.casefold()] = _id(user, "id", f"user {slug!r}")
         missing = [n for n in names if n not in found]
         for name in missing:
             if slugs[name]:
