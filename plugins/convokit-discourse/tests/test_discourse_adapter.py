@@ -356,3 +356,12 @@ def test_cooked_html() -> None:
         "<p>a&nbsp;<strong>b</strong><br>c</p><ul><li>one</li><li>two</li></ul><script>x()</script>"
     )
     assert html_to_text(html) == "a b\nc\n\n- one\n\n- two"
+
+
+def test_a_malformed_payload_echoing_the_key_does_not_leak_it(forum: Forum) -> None:
+    forum.topics[42]["post_stream"]["posts"][1]["created_at"] = KEY
+    with pytest.raises(MalformedPayload) as caught:
+        collect(config())
+    assert "created_at" in str(caught.value)
+    assert KEY not in str(caught.value)
+    assert KEY[:20] not in str(caught.value)

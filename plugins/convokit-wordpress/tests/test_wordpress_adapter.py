@@ -351,3 +351,21 @@ def test_gmt_times_and_html() -> None:
     assert parse_gmt("2024-05-01T11:30:00+02:00", "x") == datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
     assert parse_gmt("2024-05-01T09:30:00Z", "x").tzinfo is UTC
     assert html_to_text("<p>a&nbsp; b</p><script>x()</script><p>c<br/>d</p>") == "a b\n\nc\nd"
+
+
+@pytest.mark.parametrize("where", ["date_gmt", "listing"])
+def test_a_malformed_payload_echoing_the_password_does_not_leak_it(where: str) -> None:
+    password = "abcd EFGH ijkl MNOP qrst UVWX"
+    config = WordPressConfig(site=SITE, username="editor", app_password=password)
+    comment = dict(load("comments_page1.json")[0], date_gmt=password)
+    body: Any = [comment] if where == "date_gmt" else {"error": password}
+    with respx.mock(assert_all_called=False) as router:
+        router.get(url__startswith=f"{API}/posts").mock(return_value=listing([], total_pages=0))
+        router.get(url__startswith=f"{API}/comments").mock(
+            return_value=httpx.Response(200, json=body)
+        )
+        with pytest.raises(MalformedPayload) as caught:
+            collect(config)
+    assert password not in str(caught.value)
+    assert password.replace(" ", "") not in str(caught.value)
+    assert caught.value.__context__ is None

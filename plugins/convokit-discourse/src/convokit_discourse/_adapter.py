@@ -62,8 +62,20 @@ _REGULAR, _MODERATOR_ACTION, _SMALL_ACTION, _WHISPER = 1, 2, 3, 4
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """What a payload held, for an error message: short scalars as they are, else their
+    shape (a long string could be a credential echoed back; it is never quoted)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool | int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 32 else f"a string of {len(value)} characters"
+    if isinstance(value, dict):
+        keys = ", ".join(repr(str(k)[:20]) for k in list(value)[:5])
+        return f"an object with keys {keys}" if keys else "an empty object"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    return type(value).__name__
 
 
 def _dict(value: Any, what: str) -> dict[str, Any]:
