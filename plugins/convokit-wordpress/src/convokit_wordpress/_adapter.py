@@ -212,6 +212,13 @@ class WordPressAdapter:
         """The blog as a channel: ``host/path`` (``example.org/blog``)."""
         return self.config.site_key
 
+    @property
+    def comments_channel_id(self) -> str:
+        """Where comments are said: ``example.org/blog/comments``. Apart from the blog's
+        channel, so only posts are the blog's activity: a blog whose authors still
+        answer comments but no longer post is an abandoned blog."""
+        return f"{self.config.site_key}/comments"
+
     def post_id(self, raw: str) -> str:
         """A post's message id: ``example.org/blog/posts/42``."""
         return f"{self.config.site_key}/posts/{raw}"
@@ -412,7 +419,7 @@ class WordPressAdapter:
             id=self.comment_id(raw),
             platform=PLATFORM,
             conversation_id=self.post_id(post),
-            channel_id=self.channel_id,
+            channel_id=self.comments_channel_id,
             author_id=author_id,
             direction=Direction.OUTBOUND if is_ours else Direction.INBOUND,
             sent_at=sent,
