@@ -97,8 +97,8 @@ def test_unknown_platform_lists_the_installed_ones(plugins: PluginManager) -> No
         ('[[source]]\nplatform = "toy"\n', "needs a non-empty string 'name'"),
         ('[[source]]\nname = "a"\n', "needs a 'platform' string"),
         (
-            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t"\n'
-            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t"\n',
+            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t-long-enough"\n'
+            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t-long-enough"\n',
             "two \\[\\[source\\]\\] tables are named 'a'",
         ),
         ("source = 3\n", "expected \\[\\[source\\]\\] tables"),
@@ -138,7 +138,7 @@ def test_a_value_the_platform_rejects_is_a_config_error_without_the_secret() -> 
 
 
 def test_select_sources(plugins: PluginManager) -> None:
-    specs = load_sources(config(GOOD), plugins, env={"TOY_TOKEN": "x"})
+    specs = load_sources(config(GOOD), plugins, env={"TOY_TOKEN": "x-long-enough"})
     assert [s.name for s in select_sources(specs, [])] == ["one", "two"]
     assert [s.name for s in select_sources(specs, ["two"])] == ["two"]
     with pytest.raises(ConfigError, match="no \\[\\[source\\]\\] named 'tow'; did you mean 'two'"):
