@@ -201,7 +201,7 @@ def load_sources(
             if not isinstance(value, str):
                 raise ConfigError(
                     f"{where(key)}: {where_name}: expected a string for the secret "
-                    f"{key!r}, found a {_type_name(value)}"
+                    f"{key!r}, found {_a(value)}"
                 )
             try:
                 check_secret(value, f"the secret {key!r}")
@@ -251,9 +251,14 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def _a(value: object) -> str:
+    name = _type_name(value)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
 def _shown(value: object, secret: bool) -> str:
     if secret:
-        return f"a {_type_name(value)} (value hidden: it is a secret)"
+        return f"{_a(value)} (value hidden: it is a secret)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -315,6 +320,8 @@ def _explain(exc: BaseException, value: object, secret: bool) -> str:
     if number is not None:  # attrs.validators.gt/ge/lt/le
         return f"expected a value {number.group(1)} {number.group(2)}, found {shown}"
     message = _ATTRS_PREFIX.sub("", message, count=1) if has_attribute else message
+    if not secret and repr(value) in message:
+        return message  # it already says what it found
     return f"{message} (found {shown})"
 
 
