@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "convokit_core._storage._sqlite",
     "convokit_core._policy._plugin",
     "convokit_core._sync._plugin",
+    "convokit_core._scaffold._plugin",
 )
 
 T = TypeVar("T")
