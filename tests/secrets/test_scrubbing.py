@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
 import urllib.parse
 
 import pytest
@@ -158,3 +159,91 @@ def test_a_logger_created_after_registration_is_covered_by_the_handler_filter() 
     finally:
         family.removeHandler(handler)
     assert stream.getvalue() == "value ***\n"
+
+
+# -- each layer on its own (the others could hide a broken one) ---------------------------
+
+
+@pytest.fixture
+def empty_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No process-wide secret: only the layer under test can scrub."""
+    from convokit_core import _http, _secrets
+
+    monkeypatch.setattr(_secrets, "_registered", set())
+    monkeypatch.setattr(_secrets, "_scrubber", Scrubber())
+    monkeypatch.setattr(_http, "register_secrets", lambda secrets: None)
+
+
+@pytest.mark.usefixtures("empty_registry")
+def test_the_http_client_scrubs_its_own_messages() -> None:
+    import asyncio
+
+    import httpx
+
+    from convokit_core._http import HttpClient
+
+    token = "layer-http-token-1"
+    body = {"error": f"bad {token} {urllib.parse.quote(token)}"}
+    transport = httpx.MockTransport(lambda request: httpx.Response(401, json=body))
+    http = HttpClient(
+        httpx.AsyncClient(transport=transport),
+        base_url="https://api.example",
+        secret_headers={"Authorization": f"Bearer {token}"},
+    )
+    with pytest.raises(HttpError) as info:
+        asyncio.run(http.get_json("/x"))
+    assert str(info.value).endswith("HTTP 401 Unauthorized: bad *** ***")
+
+
+@pytest.mark.usefixtures("empty_registry")
+def test_the_sync_engine_scrubs_the_sources_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    from collections.abc import AsyncIterator
+
+    from convokit_core._model import Page
+    from convokit_core._storage._memory import MemoryStore
+    from convokit_core._sync._engine import sync_adapter
+
+    secret = "layer-engine-secret"
+
+    class Leaky:
+        async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
+            raise RuntimeError(f"oops {base64.b64encode(secret.encode()).decode()} {secret}")
+            yield Page(cursor="x")  # pragma: no cover - makes this an async generator
+
+    caplog.set_level(logging.DEBUG, logger="convokit")
+    result = asyncio.run(
+        sync_adapter(Leaky(), MemoryStore("memory://"), source="s", secrets=[secret])
+    )
+    assert result.error == "unexpected RuntimeError in the adapter: oops *** ***"
+    assert secret not in caplog.text
+    assert "Traceback" in caplog.text
+
+
+@pytest.mark.usefixtures("empty_registry")
+def test_loading_sources_registers_their_secrets() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from convokit_core._config import Config
+    from convokit_core._plugins import PluginManager
+    from convokit_core._sync._config import load_sources
+    from convokit_core.hookspecs import hookimpl
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for sync.toy
+    from sync.toy import ToyConfig, create
+
+    class Plugin:
+        __name__ = "toy-layer"
+
+        @hookimpl
+        def register_platforms(self, register: object) -> None:
+            assert callable(register)
+            register("toy", config=ToyConfig, create=create)
+
+    text = '[[source]]\nname = "a"\nplatform = "toy"\nurl = "https://t.example"\ntoken = "${T}"\n'
+    manager = PluginManager(plugins=[Plugin()], load_entry_points=False)
+    config = Config(path=Path("convokit.toml"), data=tomllib.loads(text), text=text)
+    assert scrub("x layer-config-secret y") == "x layer-config-secret y"
+    load_sources(config, manager, env={"T": "layer-config-secret"})
+    assert scrub("x layer-config-secret y") == "x *** y"
