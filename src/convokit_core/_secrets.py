@@ -223,9 +223,13 @@ class ScrubbingFilter(logging.Filter):
 _FILTER: Final = ScrubbingFilter()
 
 
+_FAMILIES: Final = ("convokit", "httpx", "httpcore")
+
+
 def install_log_scrubbing() -> None:
     """Put :class:`ScrubbingFilter` on the ``convokit`` logger and every ``convokit.*``
-    logger that exists now, and on their handlers.
+    logger that exists now, and on their handlers; also on ``httpx`` and ``httpcore``
+    (which log request URLs at INFO/DEBUG when an application turns them on).
 
     Logger filters do not apply to records propagated from child loggers, hence one on
     each logger of the family; the handlers get it too so records reaching them from a
@@ -234,9 +238,11 @@ def install_log_scrubbing() -> None:
     manager = logging.Logger.manager
     with _lock:
         names = [
-            n for n in list(manager.loggerDict) if n == "convokit" or n.startswith("convokit.")
+            n
+            for n in list(manager.loggerDict)
+            if any(n == family or n.startswith(family + ".") for family in _FAMILIES)
         ]
-        for name in ["convokit", *names]:
+        for name in dict.fromkeys([*_FAMILIES, *names]):
             logger = logging.getLogger(name)
             if _FILTER not in logger.filters:
                 logger.addFilter(_FILTER)

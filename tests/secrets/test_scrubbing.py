@@ -247,3 +247,22 @@ def test_loading_sources_registers_their_secrets() -> None:
     assert scrub("x layer-config-secret y") == "x layer-config-secret y"
     load_sources(config, manager, env={"T": "layer-config-secret"})
     assert scrub("x layer-config-secret y") == "x *** y"
+
+
+def test_httpx_request_logs_are_scrubbed_too(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    import httpx
+
+    register_secrets(["httpx-logged-secret"])
+    caplog.set_level(logging.INFO, logger="httpx")
+
+    async def go() -> None:
+        transport = httpx.MockTransport(lambda request: httpx.Response(200))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.get("https://api.example/x?access_token=httpx-logged-secret")
+
+    asyncio.run(go())
+    assert any(r.name == "httpx" for r in caplog.records)
+    assert "httpx-logged-secret" not in caplog.text
+    assert "access_token=***" in caplog.text
