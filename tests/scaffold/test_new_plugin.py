@@ -144,3 +144,46 @@ def test_generated_plugin_installs_and_passes_its_own_tests(
         fresh_venv.bin("mypy"), "--strict", "--no-incremental", target / "src", cwd=tmp_path
     )
     assert typed.returncode == 0, typed.stdout + typed.stderr
+
+
+def test_any_text_file_is_renamed_and_binary_files_are_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convokit_core import _scaffold
+
+    template = tmp_path / "template"
+    (template / "tests" / "fixtures").mkdir(parents=True)
+    (template / "tests" / "__pycache__").mkdir()
+    (template / "pyproject.toml").write_text(
+        'name = "convokit-example"\ndescription = "the template"\n', encoding="utf-8"
+    )
+    (template / "README.md").write_text("how to copy the template", encoding="utf-8")
+    (template / "tests" / "fixtures" / "rows.jsonl").write_text(
+        '{"id": "example:1", "host": "inbox.example.test"}\n', encoding="utf-8"
+    )
+    (template / "tests" / "fixtures" / "logo.bin").write_bytes(b"\xff\xfeexample\x00")
+    (template / "tests" / "__pycache__" / "x.pyc").write_bytes(b"\x00")
+    script = template / "run-example.sh"
+    script.write_text("#!/bin/sh\nexec convokit_example\n", encoding="utf-8")
+    script.chmod(0o755)
+    monkeypatch.setattr(_scaffold, "template_root", lambda: template)
+
+    target = generate("zeta", tmp_path / "out")
+
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
+        "README.md",
+        "pyproject.toml",
+        "run-zeta.sh",
+        "tests/fixtures/logo.bin",
+        "tests/fixtures/rows.jsonl",
+    ]
+    assert (target / "pyproject.toml").read_text(encoding="utf-8") == (
+        'name = "convokit-zeta"\ndescription = "A convokit platform adapter for zeta."\n'
+    )
+    assert (target / "tests/fixtures/rows.jsonl").read_text(encoding="utf-8") == (
+        '{"id": "zeta:1", "host": "inbox.example.test"}\n'
+    )
+    assert (target / "tests/fixtures/logo.bin").read_bytes() == b"\xff\xfeexample\x00"
+    assert (target / "run-zeta.sh").read_text(encoding="utf-8").endswith("exec convokit_zeta\n")
+    assert (target / "run-zeta.sh").stat().st_mode & 0o111
+    assert (target / "README.md").read_text(encoding="utf-8").startswith("# convokit-zeta\n")

@@ -43,9 +43,6 @@ _IGNORED: Final = (
     "build",
     "dist",
 )
-_TEXT_SUFFIXES: Final = frozenset(
-    {".py", ".toml", ".md", ".json", ".txt", ".cfg", ".ini", ".typed"}
-)
 
 
 def check_name(name: str) -> str:
@@ -170,17 +167,21 @@ def _render_tree(source: Path, target: Path, name: str) -> None:
                 continue
             out_name = file_name.replace("example", name)
             path = here / file_name
-            if path.suffix in _TEXT_SUFFIXES:
-                text = path.read_text(encoding="utf-8")
-                if relative == Path() and file_name == "pyproject.toml":
-                    text = re.sub(
-                        r'(?m)^description = ".*"$',
-                        f'description = "A convokit platform adapter for {name}."',
-                        text,
-                    )
-                (out_dir / out_name).write_text(rename(text, name), encoding="utf-8")
-            else:
-                shutil.copyfile(path, out_dir / out_name)
+            data = path.read_bytes()
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:  # not text: copied as it is
+                (out_dir / out_name).write_bytes(data)
+                shutil.copymode(path, out_dir / out_name)
+                continue
+            if relative == Path() and file_name == "pyproject.toml":
+                text = re.sub(
+                    r'(?m)^description = ".*"$',
+                    f'description = "A convokit platform adapter for {name}."',
+                    text,
+                )
+            (out_dir / out_name).write_text(rename(text, name), encoding="utf-8", newline="")
+            shutil.copymode(path, out_dir / out_name)
     (target / "README.md").write_text(_readme(name), encoding="utf-8")
 
 
