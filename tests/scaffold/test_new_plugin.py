@@ -117,8 +117,7 @@ def test_generated_plugin_installs_and_passes_its_own_tests(
         "pip",
         "install",
         "-q",
-        "--no-deps",
-        "--no-build-isolation",
+        "--no-build-isolation",  # hatchling is in the venv; convokit-core is the wheel's
         "-e",
         f"{target}[test]",
         cwd=tmp_path,

@@ -194,7 +194,7 @@ def load_sources(
             )
             for key, value in options.items()
         }
-        secret_names = set(secret_field_names(config_class))
+        secret_names = {(f.alias or f.name) for f in fields.values() if f.metadata.get("secret")}
         secrets: list[str] = []
         for key in [k for k in values if k in secret_names]:
             value = values[key]
