@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import click
 from ._config import DEFAULT_STORE, Config, load_config
 from ._errors import ConvokitError
 from ._plugins import PluginManager, get_plugin_manager, open_store
+from ._secrets import scrubbed_traceback
 from .protocols import StorageBackend
 
 __all__ = ["CliError", "CliState", "cli", "main", "pass_state"]
@@ -89,6 +89,8 @@ class CliState:
             handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
             setattr(handler, _CLI_HANDLER, True)
             logger.addHandler(handler)
+        elif isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)  # this run's stderr (the CLI may run in-process again)
         logger.setLevel(logging.DEBUG if self.verbose > 1 else logging.INFO)
 
 
@@ -183,7 +185,7 @@ class _Group(click.Group):
         except ConvokitError as exc:
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
             if state is not None and state.verbose:
-                traceback.print_exc()
+                click.echo(scrubbed_traceback(exc), err=True, nl=False)
             raise cli_error(exc.exit_code)(str(exc)) from exc
         except KeyboardInterrupt:
             raise cli_error(130)("interrupted") from None

@@ -27,9 +27,21 @@ class ConvokitError(Exception):
     """Root of every error raised by convokit_core and its plugins.
 
     ``exit_code`` is what the ``convokit`` CLI exits with when this error reaches it.
+
+    Its ``str`` and ``repr`` never show a registered secret (see
+    ``convokit_core._secrets``): whatever built the message, the text is scrubbed when
+    shown, also in a printed traceback.
     """
 
     exit_code: int = 2
+
+    def __str__(self) -> str:
+        from ._secrets import scrub
+
+        return scrub(super().__str__())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
 
 class ConfigError(ConvokitError):

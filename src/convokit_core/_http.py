@@ -17,7 +17,15 @@ talking to rate-limited platform APIs needs:
 - redirects are followed by hand: a redirect to another origin drops ``Authorization``
   and every secret header; ``http://`` is accepted only for loopback hosts;
 - secrets (secret header values) never appear in ``repr``, log lines or exception
-  messages; URLs in messages have credentials and secret-looking query values removed.
+  messages: every form ``convokit_core._secrets.secret_forms`` lists (raw,
+  percent-encoded, base64 …) is replaced as a whole by ``***``; URLs in messages have
+  credentials and secret-looking query values removed. A secret header whose value (or
+  credential after ``Bearer``/``Basic``…) breaks the secret rules — shorter than 8
+  characters, or containing a control character — is refused with
+  :class:`~convokit_core.ConfigError`;
+- relative request URLs are joined *below* the base URL's path: with ``base_url``
+  ``https://h/a/b``, both ``x`` and ``/x`` mean ``https://h/a/b/x`` (the base is the
+  API root); an absolute URL (``https://…``, e.g. a ``Link`` header's) is used as is.
 
 The helper logs to ``logging.getLogger("convokit.http")`` and never configures logging.
 """
@@ -25,6 +33,8 @@ The helper logs to ``logging.getLogger("convokit.http")`` and never configures l
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import enum
 import ipaddress
 import json as jsonlib
@@ -40,12 +50,14 @@ import attrs
 import httpx
 
 from ._errors import ConfigError, HttpError, MalformedPayload
+from ._secrets import Scrubber, check_secret, register_secrets, scrub
 
 __all__ = [
     "HttpClient",
     "ResetStyle",
     "RetryPolicy",
     "check_url_scheme",
+    "join_url",
     "parse_reset",
     "parse_retry_after",
     "redact_url",
@@ -60,7 +72,6 @@ _SECRET_PARAM = re.compile(
     r"(token|secret|password|passwd|key|auth|sig|signature|session|code|credential)",
     re.IGNORECASE,
 )
-_REDACTED: Final = "***"
 
 
 class ResetStyle(enum.StrEnum):
@@ -197,6 +208,24 @@ def check_url_scheme(url: httpx.URL | str) -> httpx.URL:
     raise ConfigError(f"expected an https:// URL, found {shown!r}")
 
 
+def join_url(base: httpx.URL, url: str) -> httpx.URL:
+    """``url`` resolved against the API root ``base``.
+
+    An absolute URL (with a scheme, or ``//host/...``) is returned as is. Anything else
+    is a path below ``base``'s path, whether or not it starts with ``/``:
+    ``https://h/a/b`` + ``x`` or ``/x`` gives ``https://h/a/b/x``; ``""`` gives
+    ``base`` itself. A query or fragment in ``url`` is kept.
+    """
+    parsed = httpx.URL(url)
+    if parsed.is_absolute_url or url.startswith("//"):
+        return base.join(url)
+    if not url:
+        return base
+    root = base.copy_with(query=None, fragment=None)
+    path = root.path if root.path.endswith("/") else root.path + "/"
+    return root.copy_with(path=path).join(url.lstrip("/"))
+
+
 def redact_url(url: httpx.URL | str, secrets: frozenset[str] = frozenset()) -> str:
     """``url`` without user info and with secret-looking query values replaced by ``redacted``."""
     try:
@@ -250,6 +279,33 @@ def _platform_message(response: httpx.Response) -> str:
     if "html" in content_type or text[:1] == "<":
         return ""
     return text.splitlines()[0][:300]
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+
+def _secret_values(name: str, value: str) -> tuple[str, ...]:
+    """The values to scrub for secret header ``name``; ConfigError if one breaks a rule."""
+    try:
+        check_secret(value, f"the secret header {name!r}")
+        values = [value]
+        scheme, _, credentials = value.partition(" ")
+        if credentials and scheme.isalpha():
+            check_secret(credentials, f"the credential of the secret header {name!r}")
+            values.append(credentials)  # "Bearer abc…" -> also "abc…"
+            if scheme.lower() == "basic":
+                try:
+                    decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    decoded = ""
+                _user, colon, password = decoded.partition(":")
+                if colon:
+                    values.append(decoded)
+                    check_secret(password, f"the password in the secret header {name!r}")
+                    values.append(password)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return tuple(values)
 
 
 # -- the client --------------------------------------------------------------------------
@@ -309,6 +365,8 @@ class HttpClient:
         self._base = check_url_scheme(base_url)
         self._headers = dict(headers)
         self._secret_headers: dict[str, str] = {}
+        self._secret_values: dict[str, tuple[str, ...]] = {}
+        self._scrubber = Scrubber()
         for name, value in secret_headers.items():
             self.set_secret_header(name, value)
         self.policy = policy
@@ -320,29 +378,30 @@ class HttpClient:
     # -- secrets -------------------------------------------------------------------------
 
     def set_secret_header(self, name: str, value: str) -> None:
-        """Set (or replace) a header sent only to the API's own origin, never shown."""
+        """Set (or replace) a header sent only to the API's own origin, never shown.
+
+        Raises :class:`~convokit_core.ConfigError` (naming the header, never the value)
+        when the value, or its credential after an auth scheme (``Bearer abc…``), is
+        shorter than 8 characters or contains a control character. For ``Basic``, the
+        decoded ``user:password`` and the password are scrubbed too.
+        """
+        values = _secret_values(name, value)
         # Headers are case-insensitive: replace any spelling of the same name.
         for existing in [k for k in self._secret_headers if k.lower() == name.lower()]:
             del self._secret_headers[existing]
         self._secret_headers[name] = value
+        self._secret_values[name.lower()] = values
+        register_secrets(values)
+        self._scrubber = Scrubber(v for vs in self._secret_values.values() for v in vs)
 
     @property
     def _secrets(self) -> frozenset[str]:
-        values: set[str] = set()
-        for value in self._secret_headers.values():
-            if not value:
-                continue
-            values.add(value)
-            scheme, _, credentials = value.partition(" ")
-            if credentials and scheme.isalpha():
-                values.add(credentials)  # "Bearer abc" -> also "abc"
-        return frozenset(v for v in values if len(v) >= 4)
+        return frozenset(v for vs in self._secret_values.values() for v in vs)
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret header value replaced by ``***``."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, _REDACTED)
-        return text
+        """``text`` with every form of every secret (this client's and the registered
+        ones) replaced by ``***``."""
+        return scrub(self._scrubber.scrub(text))
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self._secret_headers)) or "none"
@@ -359,8 +418,7 @@ class HttpClient:
         return self.scrub(redact_url(url, self._secrets))
 
     def _resolve(self, url: str) -> httpx.URL:
-        target = self._base.join(url)
-        return check_url_scheme(target)
+        return check_url_scheme(join_url(self._base, url))
 
     def _headers_for(self, url: httpx.URL, extra: Mapping[str, str] | None) -> dict[str, str]:
         headers = dict(self._headers)
@@ -389,12 +447,13 @@ class HttpClient:
     ) -> httpx.Response:
         """Send one request with retries; return the final 2xx/3xx response.
 
-        ``url`` is joined to ``base_url``. The body is ``json`` (encoded as JSON) or
-        ``data`` (form fields, ``application/x-www-form-urlencoded``, e.g. an OAuth
-        token request), never both. ``idempotent`` overrides the method's default
-        (only idempotent requests are retried). Raises :class:`~convokit_core.HttpError`
-        for a non-retryable status, after the retries or budget are spent, or for
-        transport errors; :class:`~convokit_core.ConfigError` for a non-https URL.
+        ``url`` is joined below ``base_url`` (:func:`join_url`). The body is ``json``
+        (encoded as JSON) or ``data`` (form fields, ``application/x-www-form-urlencoded``,
+        e.g. an OAuth token request), never both. ``idempotent`` overrides the method's
+        default (only idempotent requests are retried). Raises
+        :class:`~convokit_core.HttpError` for a non-retryable status, after the retries
+        or budget are spent, or for transport errors; :class:`~convokit_core.ConfigError`
+        for a non-https URL.
         """
         if json is not None and data is not None:
             raise ValueError("give a request either a json or a data (form) body, not both")

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "convokit_core._sync._plugin",
     "convokit_core._plugins_cli",
     "convokit_core._demo",
+    "convokit_core._scaffold._plugin",
 )
 
 T = TypeVar("T")

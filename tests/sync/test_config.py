@@ -97,8 +97,8 @@ def test_unknown_platform_lists_the_installed_ones(plugins: PluginManager) -> No
         ('[[source]]\nplatform = "toy"\n', "needs a non-empty string 'name'"),
         ('[[source]]\nname = "a"\n', "needs a 'platform' string"),
         (
-            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t"\n'
-            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t"\n',
+            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t-long-enough"\n'
+            '[[source]]\nname = "a"\nplatform = "toy"\nurl="https://x.example"\ntoken="t-long-enough"\n',
             "two \\[\\[source\\]\\] tables are named 'a'",
         ),
         ("source = 3\n", "expected \\[\\[source\\]\\] tables"),
@@ -138,7 +138,7 @@ def test_a_value_the_platform_rejects_is_a_config_error_without_the_secret() -> 
 
 
 def test_select_sources(plugins: PluginManager) -> None:
-    specs = load_sources(config(GOOD), plugins, env={"TOY_TOKEN": "x"})
+    specs = load_sources(config(GOOD), plugins, env={"TOY_TOKEN": "x-long-enough"})
     assert [s.name for s in select_sources(specs, [])] == ["one", "two"]
     assert [s.name for s in select_sources(specs, ["two"])] == ["two"]
     with pytest.raises(ConfigError, match="no \\[\\[source\\]\\] named 'tow'; did you mean 'two'"):
@@ -181,3 +181,252 @@ def test_team_members_are_loaded() -> None:
 def test_team_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_team(config(text))
+
+
+# -- errors name the key's line, what was found and what was expected ---------------------
+
+
+def _page_size_converter(value: object) -> int:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"must be a whole number, like 20, found {value!r}")
+
+
+def _mode_converter(value: object) -> str:
+    if value not in ("fast", "safe"):
+        raise ConfigError(f"mode must be 'fast' or 'safe', not {value!r}")
+    return str(value)
+
+
+@attrs.frozen(kw_only=True)
+class StrictConfig:
+    token: str = attrs.field(repr=False, metadata={"secret": True})
+    page_size: int = attrs.field(default=20, validator=attrs.validators.in_([10, 20, 40]))
+    retries: int = attrs.field(default=3, validator=attrs.validators.instance_of(int))
+    timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    depth: int = attrs.field(default=1, converter=_page_size_converter)
+    mode: str = attrs.field(default="safe", converter=_mode_converter)
+    label: str = "x"
+    base: str = "https://strict.example"
+
+
+class StrictPlugin:
+    __name__ = "strict"
+
+    @hookimpl
+    def register_platforms(self, register: object) -> None:
+        assert callable(register)
+        register("strict", config=StrictConfig, create=create)
+
+
+STRICT = """# a comment
+store = "sqlite:///x.db"
+
+[[source]]
+name = "first"
+platform = "strict"
+token = "first-token-value"
+
+[[source]]
+name = "second"
+platform = "strict"
+token = "second-token-value"
+{extra}
+
+[[team]]
+id = "kc"
+"""
+
+
+def strict_error(extra: str, **env: str) -> str:
+    manager = PluginManager(plugins=[StrictPlugin()], load_entry_points=False)
+    with pytest.raises(ConfigError) as info:
+        load_sources(config(STRICT.format(extra=extra)), manager, env=env)
+    message = str(info.value)
+    assert "Attribute(" not in message
+    assert "attrs" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "expected"),
+    [
+        (
+            "page_size = 15",
+            "page_size",
+            "source 'second': expected one of 10, 20, 40, found 15",
+        ),
+        (
+            'retries = "3"',
+            "retries",
+            "source 'second': expected an integer, found '3'",
+        ),
+        (
+            "timeout = -1.5",
+            "timeout",
+            "source 'second': expected a value > 0, found -1.5",
+        ),
+        (
+            'depth = "deep"',
+            "depth",
+            "source 'second': must be a whole number, like 20, found 'deep'",
+        ),
+        (
+            'mode = "turbo"',
+            "mode",
+            "source 'second': mode must be 'fast' or 'safe', not 'turbo'",
+        ),
+        (
+            "label = 7",
+            "label",
+            "source 'second': expected a string, found 7",
+        ),
+    ],
+)
+def test_each_kind_of_error_names_the_keys_line_and_path(
+    extra: str, key: str, expected: str
+) -> None:
+    message = strict_error(f'label = "ok"\n{extra}' if key != "label" else extra)
+    line = STRICT.format(extra=f'label = "ok"\n{extra}' if key != "label" else extra)
+    number = next(i for i, text in enumerate(line.splitlines(), 1) if text.startswith(key))
+    assert message == f"convokit.toml:{number} (source[1].{key}): {expected}"
+
+
+def test_the_key_line_is_found_in_its_own_table_not_the_first_match() -> None:
+    # page_size is valid in the first source and invalid in the second: the second's line.
+    text = STRICT.replace(
+        'token = "first-token-value"', 'token = "first-token-value"\npage_size = 10'
+    )
+    manager = PluginManager(plugins=[StrictPlugin()], load_entry_points=False)
+    with pytest.raises(ConfigError) as info:
+        load_sources(config(text.format(extra="page_size = 11")), manager, env={})
+    assert str(info.value).startswith("convokit.toml:14 (source[1].page_size): ")  # not 8
+
+
+def test_a_validator_error_never_shows_a_secret_value() -> None:
+    @attrs.frozen(kw_only=True)
+    class TokenChecked:
+        token: str = attrs.field(
+            repr=False, metadata={"secret": True}, validator=attrs.validators.in_(["a" * 9])
+        )
+
+    class Plugin:
+        __name__ = "token-checked"
+
+        @hookimpl
+        def register_platforms(self, register: object) -> None:
+            assert callable(register)
+            register("tc", config=TokenChecked, create=create)
+
+    text = '[[source]]\nname = "a"\nplatform = "tc"\n\ntoken = "${T}"\n'
+    manager = PluginManager(plugins=[Plugin()], load_entry_points=False)
+    with pytest.raises(ConfigError) as info:
+        load_sources(config(text), manager, env={"T": "distinct-secret-42"})
+    message = str(info.value)
+    assert message.startswith("convokit.toml:5 (source[0].token): source 'a': expected one of")
+    assert "value hidden" in message
+    assert "distinct-secret-42" not in message
+    assert "distinct-secret-42" not in repr(info.value)
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("Xy7-q", "too short: a secret must have at least 8 characters (found 5)"),
+        ("a-long-token\r\nX-Evil: 1", "control character U+000D at position 13"),
+        ("a-long-token\x00", "control character U+0000"),
+        ("a-long-token\x7f", "control character U+007F"),
+        ("a-long-token\x85", "control character U+0085"),
+        ("a-long-\ttoken", "control character U+0009"),
+    ],
+)
+def test_secrets_breaking_the_rules_are_refused_naming_the_key(
+    plugins: PluginManager, token: str, problem: str
+) -> None:
+    text = '[[source]]\nname = "a"\nplatform = "toy"\nurl = "https://t.example"\ntoken = "${T}"\n'
+    with pytest.raises(ConfigError) as info:
+        load_sources(config(text), plugins, env={"T": token})
+    message = str(info.value)
+    assert message.startswith("convokit.toml:5 (source[0].token): source 'a': the secret 'token'")
+    assert problem in message
+    assert token not in message
+    assert token.split("\r")[0] not in message
+
+
+def test_a_secret_that_is_not_a_string_is_refused(plugins: PluginManager) -> None:
+    text = '[[source]]\nname = "a"\nplatform = "toy"\nurl = "https://t.example"\ntoken = 12345678\n'
+    with pytest.raises(
+        ConfigError,
+        match=r"expected a string for the secret 'token', found an integer$",
+    ):
+        load_sources(config(text), plugins, env={})
+
+
+@pytest.mark.parametrize(
+    "url", ["http://toy.example", "HTTP://toy.example/api", "  http://10.0.0.1:8080"]
+)
+def test_a_remote_http_url_is_a_config_error_at_load_time(plugins: PluginManager, url: str) -> None:
+    text = f'[[source]]\nname = "a"\nplatform = "toy"\n\nurl = "{url}"\ntoken = "t-long-enough"\n'
+    with pytest.raises(ConfigError) as info:
+        load_sources(config(text), plugins, env={})
+    assert str(info.value).startswith(
+        "convokit.toml:5 (source[0].url): source 'a': refusing plain http://"
+    )
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost/x", "http://[::1]:9"])
+def test_loopback_http_stays_allowed(plugins: PluginManager, url: str) -> None:
+    text = f'[[source]]\nname = "a"\nplatform = "toy"\nurl = "{url}"\ntoken = "t-long-enough"\n'
+    (spec,) = load_sources(config(text), plugins, env={})
+    assert spec.config.url == url
+
+
+def test_team_handle_errors_name_the_nested_key() -> None:
+    text = '[[team]]\nid = "a"\n\n[[team]]\nid = "b"\nhandles = { toy = "@b", mastodon = 3 }\n'
+    with pytest.raises(ConfigError) as info:
+        load_team(config(text))
+    assert str(info.value) == (
+        "convokit.toml:6 (team[1].handles.mastodon): expected a non-empty handle string "
+        '(platform = "handle"), found 3'
+    )
+
+
+def test_team_key_errors_use_the_members_own_line() -> None:
+    text = '[[team]]\nid = "a"\nname = "A"\n\n[[team]]\nid = "b"\nname = 3\n'
+    with pytest.raises(ConfigError) as info:
+        load_team(config(text))
+    assert str(info.value) == "convokit.toml:7 (team[1].name): expected a string, found 3"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_team_moments_that_overflow_utc_are_config_errors(moment: str) -> None:
+    text = f'[[team]]\nid = "a"\nactive_from = {moment}\n'
+    with pytest.raises(ConfigError) as info:
+        load_team(config(text))
+    assert str(info.value).startswith("convokit.toml:3 (team[0].active_from): expected a timestamp")
+
+
+def test_key_line_scans_only_the_tables_span() -> None:
+    from convokit_core._config import key_line
+
+    text = (
+        'store = "x"\n'
+        "[[source]]\n"
+        'name = "a"\n'
+        "[[source]]  # second\n"
+        'name = "b"\n'
+        ' "page_size" = 4\n'
+        "[source.extra]\n"
+        "depth = 2\n"
+        "[[team]]\n"
+        "page_size = 9\n"
+    )
+    assert key_line(text, "store") == 1
+    assert key_line(text, "source[0]") == 2
+    assert key_line(text, "source[0].page_size") == 2  # absent in its table: the header
+    assert key_line(text, "source[1].page_size") == 6
+    assert key_line(text, "source[1].depth") == 8  # a sub-table belongs to the element
+    assert key_line(text, "team[0].page_size") == 10

@@ -548,3 +548,85 @@ def test_303_after_form_post_becomes_get_without_body() -> None:
     run(http.post_form("/submit", data={"q": "1"}))
     assert server.requests[1].method == "GET"
     assert server.requests[1].content == b""
+
+
+# -- base URLs with a path, secret rules -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "expected"),
+    [
+        ("https://h/a/b", "x", "https://h/a/b/x"),
+        ("https://h/a/b/", "x", "https://h/a/b/x"),
+        ("https://h/a/b", "/x", "https://h/a/b/x"),
+        ("https://h/a/b", "x/y?z=1", "https://h/a/b/x/y?z=1"),
+        ("https://h/a/b", "", "https://h/a/b"),
+        ("https://h", "/api/v1/x", "https://h/api/v1/x"),
+        (
+            "https://h/xrpc/",
+            "app.bsky.feed.getTimeline",
+            "https://h/xrpc/app.bsky.feed.getTimeline",
+        ),
+        ("https://h/a/b", "https://other.example/p?q=1", "https://other.example/p?q=1"),
+        ("https://h/a/b?k=v", "x", "https://h/a/b/x"),
+    ],
+)
+def test_relative_urls_join_below_the_base_path(base: str, url: str, expected: str) -> None:
+    from convokit_core._http import join_url
+
+    assert str(join_url(httpx.URL(base), url)) == expected
+
+
+def test_requests_go_below_a_base_url_with_a_sub_path() -> None:
+    server = Recorder(ok())
+    http, _, _ = make(server, base_url="https://api.example/v2/tenant")
+    run(http.get_json("items", params={"page": 2}))
+    run(http.get_json("/items"))
+    assert [str(r.url) for r in server.requests] == [
+        "https://api.example/v2/tenant/items?page=2",
+        "https://api.example/v2/tenant/items",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("Bearer abc", "credential of the secret header 'Authorization' is too short"),
+        ("q7-zx", "secret header 'Authorization' is too short"),
+        ("Bearer abcdefgh\r\nX-Injected: 1", "control character U\\+000D"),
+    ],
+)
+def test_secret_headers_breaking_the_rules_are_refused(header: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem) as info:
+        HttpClient(httpx.AsyncClient(), base_url=BASE, secret_headers={"Authorization": header})
+    assert header not in str(info.value)
+
+
+def test_basic_auth_password_is_scrubbed_in_every_form() -> None:
+    import base64
+    from urllib.parse import quote
+
+    password = "basic-pa55/word+x"
+    credentials = base64.b64encode(f"api:{password}".encode()).decode()
+    body = {"error": f"bad {password} {quote(password, safe='')} {credentials}"}
+    server = Recorder(httpx.Response(403, json=body))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(server))
+    http = HttpClient(
+        client, base_url=BASE, secret_headers={"Authorization": f"Basic {credentials}"}
+    )
+    with pytest.raises(HttpError) as info:
+        run(http.get_json("/x"))
+    assert (
+        str(info.value) == "GET https://api.example/x failed: HTTP 403 Forbidden: bad *** *** ***"
+    )
+
+
+def test_scrubbing_never_mangles_ordinary_text() -> None:
+    # The secret shares prefixes with words of the message; only the whole value goes.
+    secret = "Bearer http-https"
+    server = Recorder(httpx.Response(400, json={"error": "use https, not http: http-https"}))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(server))
+    http = HttpClient(client, base_url=BASE, secret_headers={"Authorization": secret})
+    with pytest.raises(HttpError) as info:
+        run(http.get_json("/x"))
+    assert str(info.value).endswith("HTTP 400 Bad Request: use https, not http: ***")

@@ -19,6 +19,13 @@
 variable is a :class:`~convokit_core.ConfigError` naming the source and the variable.
 The keys of a source table other than ``name`` and ``platform`` are the fields of the
 platform's config class; unknown keys are errors with a "did you mean" hint.
+
+Every error names ``file:line (key path)`` — the line of the offending *key*, e.g.
+``convokit.toml:14 (source[1].page_size)`` — with what was found and what was expected
+(see :func:`build_config`). Values of secret fields are never shown, must be at least
+8 characters long and free of control characters (``convokit_core._secrets``), and are
+registered for scrubbing. A string value that is a remote ``http://`` URL is refused
+(only ``https://``, or ``http://`` on a loopback host).
 """
 
 from __future__ import annotations
@@ -27,19 +34,23 @@ import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
+import httpx
 
 from convokit_core._config import Config, did_you_mean, key_error, unknown_keys_error
 from convokit_core._errors import ConfigError
+from convokit_core._http import check_url_scheme
 from convokit_core._model import TeamMember
 from convokit_core._plugins import PluginManager
+from convokit_core._secrets import check_secret, register_secrets
 from convokit_core._timeutil import parse_datetime
 
 __all__ = [
     "SourceSpec",
+    "build_config",
     "load_sources",
     "load_team",
     "secret_field_names",
@@ -47,6 +58,9 @@ __all__ = [
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_HTTP_URL = re.compile(r"^\s*http://", re.IGNORECASE)
+_ATTRS_NUMBER = re.compile(r"^'[^']*' must be ([<>]=?|==|!=) (.+): (.*)$", re.DOTALL)
+_ATTRS_PREFIX = re.compile(r"^'[^']*' ")
 _TEAM_KEYS = ("id", "name", "handles", "active_from", "active_until")
 
 
@@ -180,21 +194,231 @@ def load_sources(
             )
             for key, value in options.items()
         }
-        secret_names = secret_field_names(config_class)
-        secrets = tuple(str(values[k]) for k in secret_names if values.get(k))
-        try:
-            built = config_class(**values)
-        except (TypeError, ValueError) as exc:
-            message = str(exc)
-            for secret in secrets:
-                message = message.replace(secret, "***")
-            raise ConfigError(
-                f"{config.where(path, line_of='source')}: {where_name}: {message}"
-            ) from None
+        secret_names = {(f.alias or f.name) for f in fields.values() if f.metadata.get("secret")}
+        secrets: list[str] = []
+        for key in [k for k in values if k in secret_names]:
+            value = values[key]
+            if not isinstance(value, str):
+                raise ConfigError(
+                    f"{where(key)}: {where_name}: expected a string for the secret "
+                    f"{key!r}, found {_a(value)}"
+                )
+            try:
+                check_secret(value, f"the secret {key!r}")
+            except ValueError as exc:
+                raise ConfigError(f"{where(key)}: {where_name}: {exc}") from None
+            secrets.append(value)
+        register_secrets(secrets)
+        for key, value in values.items():
+            if isinstance(value, str) and _HTTP_URL.match(value):
+                try:
+                    check_url_scheme(value.strip())
+                except ConfigError as exc:
+                    raise ConfigError(f"{where(key)}: {where_name}: {exc}") from None
+                except httpx.InvalidURL:
+                    pass  # not a URL after all: the platform's converter judges it
+
+        def where_key(
+            key: str, _where: Callable[[str], str] = where, _name: str = where_name
+        ) -> str:
+            return f"{_where(key)}: {_name}"
+
+        built = build_config(
+            config_class,
+            values,
+            where_key=where_key,
+            where_table=f"{config.where(path, line_of='source')}: {where_name}",
+            secret=secret_names,
+        )
         specs.append(
-            SourceSpec(name=name, platform=platform, config=built, create=create, secrets=secrets)
+            SourceSpec(
+                name=name, platform=platform, config=built, create=create, secrets=tuple(secrets)
+            )
         )
     return specs
+
+
+def _type_name(value: object) -> str:
+    return {
+        str: "string",
+        int: "integer",
+        float: "float",
+        bool: "boolean",
+        list: "array",
+        dict: "table",
+        datetime: "date-time",
+        date: "date",
+    }.get(type(value), type(value).__name__)
+
+
+def _a(value: object) -> str:
+    name = _type_name(value)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _shown(value: object, secret: bool) -> str:
+    if secret:
+        return f"{_a(value)} (value hidden: it is a secret)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_SIMPLE_TYPES: dict[object, tuple[type, ...]] = {
+    str: (str,),
+    "str": (str,),
+    int: (int,),
+    "int": (int,),
+    float: (int, float),
+    "float": (int, float),
+    bool: (bool,),
+    "bool": (bool,),
+}
+_EXPECTED_NAME = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _type_mismatch(field: attrs.Attribute[Any], value: object) -> str | None:
+    """``expected …`` when ``field`` is annotated with a plain str/int/float/bool (and has
+    no converter to turn other input into one) and ``value`` is not of that type."""
+    allowed = _SIMPLE_TYPES.get(field.type)
+    if allowed is None or field.converter is not None:
+        return None
+    if isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed):
+        return None
+    return _EXPECTED_NAME[allowed[-1]]
+
+
+def _expected_types(types: object) -> str:
+    items = types if isinstance(types, tuple) else (types,)
+    names = [_EXPECTED_NAME.get(t, t.__name__) if isinstance(t, type) else repr(t) for t in items]
+    return " or ".join(names)
+
+
+def _expected_options(options: object) -> str:
+    if isinstance(options, range) and options.step == 1 and len(options):
+        return f"an integer from {options.start} to {options.stop - 1}"
+    try:
+        items = list(options)  # type: ignore[call-overload]
+    except TypeError:
+        return f"one of {options!r}"
+    return "one of " + ", ".join(repr(o) for o in items[:20]) + (" …" if len(items) > 20 else "")
+
+
+def _explain(exc: BaseException, value: object, secret: bool) -> str:
+    """What was found and what was expected, from an attrs validator's, a converter's
+    or a type error, without attrs' internals (the ``Attribute`` in the arguments)."""
+    shown = _shown(value, secret)
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    args = exc.args
+    has_attribute = len(args) >= 2 and isinstance(args[1], attrs.Attribute)
+    if isinstance(exc, TypeError) and has_attribute and len(args) == 4:  # instance_of
+        return f"expected {_expected_types(args[2])}, found {shown}"
+    if isinstance(exc, ValueError) and has_attribute and len(args) == 4:  # in_
+        return f"expected {_expected_options(args[2])}, found {shown}"
+    message = args[0] if args and isinstance(args[0], str) else type(exc).__name__
+    number = _ATTRS_NUMBER.match(message)
+    if number is not None:  # attrs.validators.gt/ge/lt/le
+        return f"expected a value {number.group(1)} {number.group(2)}, found {shown}"
+    message = _ATTRS_PREFIX.sub("", message, count=1) if has_attribute else message
+    if not secret and repr(value) in message:
+        return message  # it already says what it found
+    return f"{message} (found {shown})"
+
+
+def _default_of(field: attrs.Attribute[Any], stub: object) -> Any:
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        factory: Any = default
+        return factory.factory(stub) if factory.takes_self else factory.factory()
+    return default
+
+
+def build_config(
+    config_class: type,
+    values: Mapping[str, Any],
+    *,
+    where_key: Callable[[str], str],
+    where_table: str,
+    secret: Iterable[str] = (),
+) -> Any:
+    """``config_class(**values)``, with every failure a ConfigError naming the key.
+
+    For an attrs class, each key is checked on its own first, in this order, so the
+    error can name the key and its line (``where_key(key)``):
+
+    1. a plain ``str``/``int``/``float``/``bool`` annotation without a converter: the
+       value's type;
+    2. the field's converter (a ``ConfigError``, ``ValueError`` or ``TypeError`` it
+       raises names the key);
+    3. the field's validators, run on an unvalidated instance holding the converted
+       values (attrs' ``instance_of``, ``in_``, ``gt``/``ge``/``lt``/``le`` messages are
+       rewritten as "expected …, found …").
+
+    Whatever fails only when the whole class is built (``__attrs_post_init__``, a
+    validator that compares fields) is reported at ``where_table``. Values of the
+    ``secret`` fields are never shown.
+    """
+    secret = set(secret)
+    if not attrs.has(config_class):
+        try:
+            return config_class(**values)
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ConfigError(f"{where_table}: {_explain(exc, None, True)}") from None
+    fields = attrs.fields(config_class)
+    by_key = {(f.alias or f.name): f for f in fields if f.init}
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
+        field = by_key.get(key)
+        if field is None:
+            continue
+        is_secret = field.name in secret or key in secret
+        expected = _type_mismatch(field, value)
+        if expected is not None:
+            raise ConfigError(
+                f"{where_key(key)}: expected {expected}, found {_shown(value, is_secret)}"
+            )
+        converter = field.converter
+        if converter is None or isinstance(converter, attrs.Converter):
+            converted[key] = value
+            continue
+        try:
+            converted[key] = converter(value)
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ConfigError(f"{where_key(key)}: {_explain(exc, value, is_secret)}") from None
+    stub: Any = None
+    try:
+        stub = object.__new__(config_class)
+        for field in fields:
+            key = field.alias or field.name
+            if key in converted:
+                object.__setattr__(stub, field.name, converted[key])
+            elif field.default is not attrs.NOTHING:
+                object.__setattr__(stub, field.name, _default_of(field, stub))
+    except Exception:  # an unusual class: leave the checks to the constructor
+        stub = None
+    if stub is not None:
+        for field in fields:
+            key = field.alias or field.name
+            if field.validator is None or key not in converted:
+                continue
+            try:
+                field.validator(stub, field, converted[key])
+            except (TypeError, ValueError, ConfigError) as exc:
+                is_secret = field.name in secret or key in secret
+                raise ConfigError(
+                    f"{where_key(key)}: {_explain(exc, values[key], is_secret)}"
+                ) from None
+    try:
+        return config_class(**values)
+    except (TypeError, ValueError, ConfigError) as exc:
+        attribute = next((a for a in exc.args if isinstance(a, attrs.Attribute)), None)
+        if attribute is not None:
+            key = attribute.alias or attribute.name
+            is_secret = attribute.name in secret
+            raise ConfigError(
+                f"{where_key(key)}: {_explain(exc, values.get(key), is_secret)}"
+            ) from None
+        raise ConfigError(f"{where_table}: {_explain(exc, None, True)}") from None
 
 
 def select_sources(specs: Iterable[SourceSpec], names: Iterable[str]) -> list[SourceSpec]:
@@ -225,6 +449,13 @@ def _moment(value: Any, where: str) -> datetime | None:
                 f"{where}: expected a timestamp with a timezone (add Z or an offset), "
                 f"found {value.isoformat()}"
             )
+        try:
+            value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ConfigError(
+                f"{where}: expected a timestamp that is a valid moment in UTC, found "
+                f"{value.isoformat()} (out of range)"
+            ) from None
         return value
     if isinstance(value, date):
         raise ConfigError(
@@ -234,8 +465,8 @@ def _moment(value: Any, where: str) -> datetime | None:
     if isinstance(value, str):
         try:
             return parse_datetime(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+        except (ValueError, OverflowError) as exc:
+            raise ConfigError(f"{where}: expected a timestamp, found {value!r}: {exc}") from None
     raise key_error(where, value, "a timestamp like 2024-01-01T00:00:00Z")
 
 
@@ -270,23 +501,31 @@ def load_team(config: Config) -> list[TeamMember]:
         if name is not None and not isinstance(name, str):
             raise key_error(config.where(f"{path}.name"), name, "a string")
         handles = table.get("handles", {})
-        if not isinstance(handles, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in handles.items()
-        ):
+        if not isinstance(handles, dict):
             raise key_error(
-                config.where(f"{path}.handles"),
-                handles,
-                'a table of platform = "handle" strings',
+                config.where(f"{path}.handles"), handles, 'a table of platform = "handle" strings'
             )
-        members.append(
-            TeamMember(
+        for platform, handle in handles.items():
+            if not isinstance(handle, str) or not handle:
+                raise key_error(
+                    config.where(f"{path}.handles.{platform}"),
+                    handle,
+                    'a non-empty handle string (platform = "handle")',
+                )
+        active_from = _moment(table.get("active_from"), config.where(f"{path}.active_from"))
+        active_until = _moment(table.get("active_until"), config.where(f"{path}.active_until"))
+        try:
+            member = TeamMember(
                 id=member_id,
                 name=name,
                 handles=handles,
-                active_from=_moment(table.get("active_from"), config.where(f"{path}.active_from")),
-                active_until=_moment(
-                    table.get("active_until"), config.where(f"{path}.active_until")
-                ),
+                active_from=active_from,
+                active_until=active_until,
             )
-        )
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ConfigError(
+                f"{config.where(path, line_of='team')}: [[team]] member {member_id!r}: "
+                f"{_explain(exc, None, False)}"
+            ) from None
+        members.append(member)
     return members

@@ -21,6 +21,7 @@ import httpx
 
 from convokit_core._errors import ConvokitError, SourceLocked, SyncError
 from convokit_core._model import Batch, Page, SyncRun, TeamMember
+from convokit_core._secrets import scrub, scrubbed_traceback
 from convokit_core.protocols import PlatformAdapter, StorageBackend
 
 from ._config import SourceSpec
@@ -129,9 +130,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """``text`` without the source's secrets nor any registered one (all their forms)."""
+    return scrub(text, secrets)
 
 
 async def sync_adapter(
@@ -218,7 +218,9 @@ async def sync_adapter(
         raise
     except Exception as exc:  # one failing source never stops the others
         error = _scrub(_describe(exc), secrets)
-        log.debug("source %s failed", source, exc_info=log.isEnabledFor(logging.DEBUG))
+        if log.isEnabledFor(logging.DEBUG):
+            # The traceback is formatted and scrubbed here, never handed to logging raw.
+            log.debug("source %s failed:\n%s", source, _scrub(scrubbed_traceback(exc), secrets))
     finished = _now()
     try:
         final_cursor = await call(store.get_cursor, source)
@@ -247,7 +249,9 @@ async def sync_adapter(
         try:
             await call(store.record_sync_run, run)
         except Exception as exc:  # pragma: no cover - the store itself broke
-            log.warning("source %s: could not record the sync run: %s", source, exc)
+            log.warning(
+                "source %s: could not record the sync run: %s", source, _scrub(str(exc), secrets)
+            )
     if result.ok:
         log.info("source %s: %d pages, %d records", source, pages, records)
     else:
