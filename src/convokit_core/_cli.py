@@ -60,9 +60,13 @@ class CliState:
     def plugins(self) -> PluginManager:
         return get_plugin_manager()
 
-    def open_store(self) -> StorageBackend:
-        """Open the configured store (close it when done; it is a context manager)."""
-        store: StorageBackend = open_store(self.store_url)
+    def open_store(self, *, create: bool = True) -> StorageBackend:
+        """Open the configured store (close it when done; it is a context manager).
+
+        Read commands pass ``create=False``: a store that does not exist is then an
+        error naming the URL, never a new empty store (DESIGN §8).
+        """
+        store: StorageBackend = open_store(self.store_url, create=create)
         return store
 
     def echo(self, message: str = "", *, err: bool = False) -> None:
