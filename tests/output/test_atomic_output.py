@@ -66,7 +66,8 @@ def test_a_symlink_to_a_file_stays_a_symlink(store: str, tmp_path: Path) -> None
     assert run("--store", store, "export", "-o", "link.jsonl")[0] == 0
     assert Path("link.jsonl").is_symlink()
     assert (real / "report.jsonl").read_text(encoding="utf-8").count("\n") == 2
-    assert _leftovers(real) == [] and _leftovers(Path()) == []
+    assert _leftovers(real) == []
+    assert _leftovers(Path()) == []
 
 
 def test_a_fifo_is_written_through_not_replaced(store: str) -> None:
@@ -98,9 +99,14 @@ def test_a_symlink_to_a_device_is_written_through(store: str) -> None:
 def test_a_failure_midway_leaves_the_earlier_file(tmp_path: Path) -> None:
     target = tmp_path / "report.txt"
     target.write_text("good\n", encoding="utf-8")
-    with pytest.raises(RuntimeError), atomic_output(target) as stream:
-        stream.write("half")
-        raise RuntimeError("crash while rendering")
+
+    def crash() -> None:
+        with atomic_output(target) as stream:
+            stream.write("half")
+            raise RuntimeError("crash while rendering")
+
+    with pytest.raises(RuntimeError):
+        crash()
     assert target.read_text(encoding="utf-8") == "good\n"
     assert _leftovers(tmp_path) == []
 
@@ -108,9 +114,13 @@ def test_a_failure_midway_leaves_the_earlier_file(tmp_path: Path) -> None:
 def test_staged_stdout_gets_nothing_when_rendering_fails(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(RuntimeError), atomic_output(None, staged=True) as stream:
-        stream.write("half")
-        raise RuntimeError("crash while rendering")
+    def crash() -> None:
+        with atomic_output(None, staged=True) as stream:
+            stream.write("half")
+            raise RuntimeError("crash while rendering")
+
+    with pytest.raises(RuntimeError):
+        crash()
     assert capsys.readouterr().out == ""
     with atomic_output("-", staged=True) as stream:
         stream.write("whole\n")
@@ -129,7 +139,7 @@ def test_an_unwritable_directory_is_one_clear_error(
     )
     extra = ["--policy", "policy.toml", "--as-of", "2024-01-02T00:00:00Z"]
     extra = extra if command == "check" else []
-    code, out, err = run("--store", store, command, *extra, "-o", str(directory / "out"))
+    code, _, err = run("--store", store, command, *extra, "-o", str(directory / "out"))
     assert code == 2
     assert err.startswith(f"Error: {directory / 'out'}: cannot create a file in ")
     assert "Permission denied" in err or "Operation not permitted" in err  # chmod / chattr
