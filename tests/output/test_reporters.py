@@ -372,3 +372,13 @@ def test_progress_is_shown_at_a_terminal_and_silent_elsewhere(
     with progress("Checking", unit="conversations") as advance:
         advance(1000)
     assert pipe.getvalue() == ""
+
+
+def test_latest_message_at_scans_a_backend_without_the_query() -> None:
+    from convokit_core._policy._run import latest_message_at
+
+    class Plain:  # a third-party backend that predates latest_message_at
+        def iter_messages(self) -> object:
+            return iter([_msg("a", 30, "c1"), _msg("b", 90, "c2"), _msg("c", 10, "c1")])
+
+    assert latest_message_at(Plain()) == T0 + timedelta(minutes=90)  # type: ignore[arg-type]
