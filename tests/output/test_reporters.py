@@ -291,6 +291,8 @@ def test_a_stale_store_gets_a_hint_on_stderr(store_url: str) -> None:
     json.loads(out)  # stdout stays the report alone
     _, _, err = run("--store", store_url, "check", "--policy", "p.toml", *AS_OF)
     assert "Hint" not in err
+    _, _, err = run("--store", store_url, "check", "--policy", "p.toml", "-q")
+    assert err == ""  # -q: only errors and the report
 
 
 def test_as_of_latest_on_a_store_without_messages(tmp_path: Path) -> None:

@@ -186,7 +186,7 @@ def register_commands(cli: click.Group) -> None:
             elif as_of is None and newest is not None:
                 now = datetime.now(UTC)
                 if now - newest > STALE_AFTER:
-                    click.echo(
+                    state.echo(
                         f"Hint: the newest stored message is from {newest:%Y-%m-%d}, "
                         f"{(now - newest).days} days before now, the default --as-of; "
                         "use --as-of latest to check the history as it stood then.",
