@@ -225,3 +225,12 @@ def test_a_store_that_is_not_open_says_so() -> None:
         assert "closed" in repr(store)
 
     asyncio.run(main())
+
+
+def test_acheck_never_creates_a_missing_store(tmp_path: Path) -> None:
+    from convokit_core import ConvokitError
+
+    missing = tmp_path / "typo.db"
+    with pytest.raises(ConvokitError, match="typo.db"):
+        asyncio.run(acheck(f"sqlite:///{missing}", [], as_of=None))
+    assert not missing.exists()

@@ -54,8 +54,9 @@ class AsyncStore:
         url: the store URL (any password removed), once opened.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         self._url_given = url
+        self._create = create
         self._executor: ThreadPoolExecutor | None = None
         self._store: StorageBackend | None = None
 
@@ -75,7 +76,7 @@ class AsyncStore:
             return self
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convokit-store")
         try:
-            self._store = await self._run(open_store, self._url_given)
+            self._store = await self._run(open_store, self._url_given, create=self._create)
         except BaseException:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -256,9 +257,13 @@ def _export_file(store: StorageBackend, path: str) -> int:
         return export_jsonl(store, stream)
 
 
-def aopen_store(url: str) -> AsyncStore:
-    """An :class:`AsyncStore` for ``url``, to use as ``async with aopen_store(url) as s:``."""
-    return AsyncStore(url)
+def aopen_store(url: str, *, create: bool = True) -> AsyncStore:
+    """An :class:`AsyncStore` for ``url``, to use as ``async with aopen_store(url) as s:``.
+
+    With ``create=False`` a store that does not exist yet is an error naming the URL
+    instead of a new empty store (what reads want).
+    """
+    return AsyncStore(url, create=create)
 
 
 async def acheck(
@@ -274,7 +279,7 @@ async def acheck(
     The asyncio twin of :func:`convokit_core.check`: the loop is never blocked, and a
     cancelled call stops at the next batch of conversations.
     """
-    async with aopen_store(store_url) as store:
+    async with aopen_store(store_url, create=False) as store:
         return await store.check(policy, as_of=as_of, only=only, classifiers=classifiers)
 
 
@@ -298,5 +303,5 @@ async def aimport(
 
 async def aexport(store_url: str, path: str | os.PathLike[str]) -> int:
     """Open ``store_url``, export it as JSONL to ``path`` (replaced only when complete)."""
-    async with aopen_store(store_url) as store:
+    async with aopen_store(store_url, create=False) as store:
         return await store.export_file(path)

@@ -8,17 +8,22 @@ before or after the sub-command.
 
 Exit codes: 0 success / all commitments kept; 1 a commitment breached (per
 ``--fail-on``) or a sync source failed; 2 usage, config or input error. Errors are one
-clear message on stderr; ``-v`` adds the traceback.
+clear message on stderr; ``-v`` adds the traceback. When the reader of standard output
+goes away (``convokit export | head -1``) the process ends as a Unix tool does: quietly,
+killed by SIGPIPE (a shell reports 141), never with exit code 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import click
@@ -60,9 +65,13 @@ class CliState:
     def plugins(self) -> PluginManager:
         return get_plugin_manager()
 
-    def open_store(self) -> StorageBackend:
-        """Open the configured store (close it when done; it is a context manager)."""
-        store: StorageBackend = open_store(self.store_url)
+    def open_store(self, *, create: bool = True) -> StorageBackend:
+        """Open the configured store (close it when done; it is a context manager).
+
+        Read commands pass ``create=False``: a store that does not exist is then an
+        error naming the URL, never a new empty store (DESIGN §8).
+        """
+        store: StorageBackend = open_store(self.store_url, create=create)
         return store
 
     def echo(self, message: str = "", *, err: bool = False) -> None:
@@ -181,7 +190,12 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a closed pipe surfaces here, not at interpreter exit
+        except BrokenPipeError:
+            _closed_pipe()
         except ConvokitError as exc:
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
             if state is not None and state.verbose:
@@ -189,6 +203,29 @@ class _Group(click.Group):
             raise cli_error(exc.exit_code)(str(exc)) from exc
         except KeyboardInterrupt:
             raise cli_error(130)("interrupted") from None
+
+
+_AS_PROCESS = False
+"""Set by :func:`main`: the CLI owns the process (not a test runner or an application)."""
+
+
+def _closed_pipe() -> NoReturn:
+    """The reader of standard output went away: end quietly, as a Unix tool does.
+
+    As the ``convokit`` process, standard output is pointed at ``/dev/null`` (so nothing
+    buffered is written, or complained about, at exit) and the process re-raises SIGPIPE
+    with the default action, so a shell sees 141 (128 + 13). Embedded (a test runner, an
+    application) it exits with 141 instead of killing its host.
+    """
+    code = 128 + signal.SIGPIPE
+    if _AS_PROCESS:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    raise click.exceptions.Exit(code)
 
 
 class CliError(click.ClickException):
@@ -239,4 +276,6 @@ def cli(
 
 def main(argv: Sequence[str] | None = None) -> Any:
     """Console-script entry point."""
+    global _AS_PROCESS
+    _AS_PROCESS = True
     return cli.main(args=argv, prog_name="convokit")

@@ -330,11 +330,19 @@ def set_plugin_manager(manager: PluginManager | None) -> None:
         _default = manager
 
 
-def open_store(url: str, *, plugins: PluginManager | None = None) -> StorageBackend:
+def open_store(
+    url: str, *, create: bool = True, plugins: PluginManager | None = None
+) -> StorageBackend:
     """Open the store at ``url`` through the backend registered for its scheme.
 
     ``memory:``, ``sqlite:///path/to.db`` (``sqlite:///:memory:`` too) are built in;
     plugins add more (``postgresql://…`` with ``convokit-postgres``).
+
+    With ``create=False`` (what read commands use) a store that does not exist yet is a
+    :class:`~convokit_core.StorageError` naming the URL instead of a new empty store;
+    an in-memory store is exempt. A backend takes part when its ``open`` callable
+    accepts a ``create`` keyword (see ``register_storage``); one that does not is opened
+    as before.
     """
     from ._errors import ConfigError, ConvokitError, StorageError
     from ._storage._common import redact_url
@@ -352,13 +360,28 @@ def open_store(url: str, *, plugins: PluginManager | None = None) -> StorageBack
         if scheme.lower() in ("postgresql", "postgres"):
             hint = " (pip install convokit-postgres)"
         raise ConfigError(f"no storage backend for {scheme}: URLs{hint}; known schemes: {known}")
+    opener: Callable[..., StorageBackend] = reg.value
     try:
-        store: StorageBackend = reg.value(url)
+        if not create and _accepts_create(opener):
+            store = opener(url, create=False)
+        else:
+            store = opener(url)
     except ConvokitError:
         raise
     except Exception as exc:
         raise StorageError(f"cannot open store {redact_url(url)!r}: {exc}") from exc
     return store
+
+
+def _accepts_create(opener: Callable[..., Any]) -> bool:
+    """Whether a backend's ``open`` callable takes a ``create`` keyword."""
+    import inspect
+
+    try:
+        params = inspect.signature(opener).parameters
+    except (TypeError, ValueError):
+        return False
+    return "create" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def describe_failures(failures: Sequence[PluginFailure]) -> list[str]:

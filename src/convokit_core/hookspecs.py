@@ -57,6 +57,12 @@ def register_storage(register: Callable[..., None]) -> None:
     Call ``register(scheme, open, *, description="")`` where ``scheme`` is the part of
     the store URL before ``:`` (``"sqlite"``, ``"postgresql"``) and ``open(url)`` returns
     a :class:`convokit_core.protocols.StorageBackend`.
+
+    ``open`` should also accept ``create: bool = True``: read commands (``check``,
+    ``export``, ``store info`` …) pass ``create=False``, and the backend must then raise
+    ``StorageError`` naming the URL for a store that does not exist (or was never
+    initialised) instead of creating it. An ``open`` without the keyword is called as
+    ``open(url)``.
     """
 
 

@@ -213,6 +213,11 @@ class StorageBackend(Protocol):
     def iter_sync_runs(self, source: str | None = None) -> Iterator[SyncRun]:
         """Recorded sync runs, newest first."""
 
+    def latest_message_at(self) -> datetime | None:
+        """When the newest stored message was sent (``None`` without messages); one
+        cheap query (``MAX(sent_at)``). ``convokit check --as-of latest`` uses it; the
+        core scans ``iter_messages`` once for a backend that lacks it."""
+
     def counts(self) -> dict[str, int]:
         """Number of records per kind: messages, conversations (stored and derived),
         status_changes, stakeholders, channels, team_members."""

@@ -163,12 +163,12 @@ def test_only_and_fail_on(store_url: str) -> None:
     assert run(*early, "--fail-on", "at_risk")[0] == 0
     code, _, err = run(*base, "--only", "broken")
     assert code == 2
-    assert "expected a comma list of statuses" in err
+    assert "expected 'all' or a comma list of statuses" in err
 
 
 def test_table_markdown_and_junit(store_url: str) -> None:
     base = ("--store", store_url, "check", "--policy", "policy.toml", "--as-of", AS_OF)
-    code, out, _ = run(*base)
+    code, out, _ = run(*base, "--only", "all")
     assert code == 1
     assert "Commitments as of 2024-03-04T11:15:00Z" in out
     assert "\x1b[" not in out  # no colour codes in a pipe
@@ -179,7 +179,7 @@ def test_table_markdown_and_junit(store_url: str) -> None:
     code, out, _ = run(*base, "--format", "markdown")
     assert "| first | We answer within an hour. | error | 1 | 0 | 0 | 0 | 1 | 0 | 50.0% |" in out
     assert "| **breached** | first | c2 |" in out
-    code, out, _ = run(*base, "--format", "junit")
+    code, out, _ = run(*base, "--format", "junit", "--only", "all")
     root = ET.fromstring(out.split("\n", 1)[1])
     assert root.tag == "testsuites"
     assert root.get("failures") == "1"
@@ -190,6 +190,26 @@ def test_table_markdown_and_junit(store_url: str) -> None:
     assert failure is not None
     assert "no first reply" in failure.get("message", "")
     assert suites["later"].find("testcase/skipped") is not None
+
+
+def test_table_markdown_and_junit_list_failing_findings_by_default(store_url: str) -> None:
+    base = ("--store", store_url, "check", "--policy", "policy.toml", "--as-of", AS_OF)
+    for fmt in ("table", "markdown"):
+        code, out, _ = run(*base, "--format", fmt)
+        assert code == 1
+        assert "c2" in out  # breached
+        assert "Turn 2 of conversation c1" in out  # at risk
+        assert "within 1h" not in out  # c1's met first reply is not listed
+        assert "2 more findings not listed (1 met, 1 not applicable)" in out
+        assert "--only all lists every finding" in out
+    code, out, _ = run(*base, "--format", "junit")
+    root = ET.fromstring(out.split("\n", 1)[1])
+    cases = [c.get("name") for c in root.iter("testcase")]
+    assert cases == ["conversation c2", "turn c1#2"]
+    summary = {p.get("name"): p.get("value") for p in root.find("testsuite/properties") or []}
+    assert (summary["met"], summary["breached"]) == ("1", "1")  # counts cover everything
+    code, out, _ = run(*base, "--format", "json")
+    assert len(json.loads(out)["findings"]) == 4  # JSON keeps every finding
 
 
 def test_output_file_and_config_policy(store_url: str) -> None:

@@ -63,6 +63,7 @@ def test_migrate_on_another_store_opens_it(tmp_path: Path) -> None:
 
 
 def test_store_info_works_on_postgres(pg_url: str) -> None:
+    assert _run("--store", pg_url, "store", "migrate")[0] == 0
     code, out = _run("--store", pg_url, "store", "info")
     assert code == 0, out
     assert "messages" in out

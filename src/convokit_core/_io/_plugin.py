@@ -127,7 +127,7 @@ def register_commands(cli: click.Group) -> None:
     @pass_state
     def export_command(state: CliState, fmt: str, output: str | None) -> None:
         """Write the whole store out (round-trip exact: export → import → export is stable)."""
-        store = state.open_store()
+        store = state.open_store(create=False)
         try:
             with atomic_output(output) as stream:
                 count = export_jsonl(store, stream)

@@ -35,6 +35,7 @@ from ._findings import (
     FindingList,
     FindingMeta,
     Status,
+    business_day_seconds,
 )
 from ._rules import Rule, Scoped, _Composite, rule_uses_stakeholders
 
@@ -158,6 +159,7 @@ class Evaluation:
                 rule=c.rule.name,
                 severity=c.severity,
                 composite=_is_composite(c.rule),
+                business_day_us=_day_us(c.calendar),
             )
             for c in self.commitments
         ]
@@ -299,6 +301,27 @@ def _builtin(rule: Any) -> bool:
     return type(rule).__module__ == Rule.__module__
 
 
+#: Conversations per ``progress`` call of :func:`check_commitments`.
+PROGRESS_EVERY = 1000
+
+
+def _reporting(threads: Iterable[Thread], progress: Callable[[int], None]) -> Iterator[Thread]:
+    n = 0
+    for thread in threads:
+        yield thread
+        n += 1
+        if n == PROGRESS_EVERY:
+            progress(n)
+            n = 0
+    if n:
+        progress(n)
+
+
+def _day_us(calendar: Any) -> int | None:
+    seconds = business_day_seconds(calendar)
+    return None if seconds is None else seconds * 1_000_000
+
+
 def _is_composite(rule: Rule) -> bool:
     while isinstance(rule, Scoped):
         rule = rule.rule
@@ -404,12 +427,14 @@ def check_commitments(
     only: Collection[str] | None = None,
     classifiers: Sequence[Classifier] | None = None,
     fast: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> CheckReport:
     """Check ``commitments`` against ``store`` at ``as_of`` (default: now).
 
     Streams the store conversation by conversation (SQLite stores through a direct
     reader that builds no object per message). Every finding is counted; ``only``
-    limits which findings the report keeps.
+    limits which findings the report keeps. ``progress`` is called with the number of
+    conversations done, once per batch of :data:`PROGRESS_EVERY` (never per message).
     """
     as_of_dt = _resolve_as_of(as_of)
     run = Evaluation(
@@ -451,6 +476,8 @@ def check_commitments(
             )
             if t is not None
         )
+    if progress is not None:
+        threads = _reporting(threads, progress)
     findings = FindingList(run.metas)
     with _young_gc_relaxed():
         run.collect(checkpointed(threads), findings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
@@ -53,19 +53,19 @@ def sqlite_threads(
     if not isinstance(store, SQLiteStore) or store.path == ":memory:":
         return None
     return _threads(
-        store.path, as_of_us, stakeholder_kinds or {}, with_text, with_tags, with_channels
+        store.connect_reader, as_of_us, stakeholder_kinds or {}, with_text, with_tags, with_channels
     )
 
 
 def _threads(
-    path: str,
+    connect: Callable[[], sqlite3.Connection],
     as_of_us: int,
     kinds: Mapping[str, str],
     with_text: bool,
     with_tags: bool,
     with_channels: bool,
 ) -> Iterator[Thread]:
-    con = sqlite3.connect(path, check_same_thread=False)
+    con = connect()
     try:
         # columns nobody reads are not fetched (each costs ~0.15 s per million rows)
         text = "text" if with_text else "NULL"

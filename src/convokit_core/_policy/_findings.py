@@ -20,6 +20,7 @@ __all__ = [
     "Outcome",
     "RawOutcome",
     "Status",
+    "business_day_seconds",
     "format_duration",
 ]
 
@@ -59,9 +60,17 @@ def _dt(us: int | None) -> datetime | None:
     return None if us is None else _EPOCH + timedelta(microseconds=us)
 
 
-def format_duration(seconds: float) -> str:
-    """``9000`` → ``"2h 30m"``; at most two units, rounded down to the second."""
+def format_duration(seconds: float, *, business_day: float | None = None) -> str:
+    """``9000`` → ``"2h 30m"``; at most two units, rounded down to the second.
+
+    With ``business_day`` (the length of a business day in seconds, e.g. ``28800`` on a
+    9-17 calendar) the time is business time and says so: ``"3 business hours"``,
+    ``"2 business days"``, ``"1 business day 4 hours"`` (a day is ``business_day``
+    long; there are no weeks).
+    """
     total = int(seconds)
+    if business_day is not None:
+        return _business(total, int(business_day))
     if total < 60:
         return f"{total}s"
     parts = []
@@ -72,6 +81,35 @@ def format_duration(seconds: float) -> str:
         if len(parts) == 2:
             break
     return " ".join(parts)
+
+
+def _business(total: int, day: int) -> str:
+    units = [(name, size) for name, size in (("hour", 3600), ("minute", 60)) if size < day]
+    units = [("day", max(day, 1)), *units, ("second", 1)]
+    parts: list[str] = []
+    for name, size in units:
+        if total >= size or (not parts and size == 1):
+            n = total // size
+            word = name if n == 1 else name + "s"
+            parts.append(f"{n} business {word}" if not parts else f"{n} {word}")
+            total %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+def business_day_seconds(calendar: Any) -> int | None:
+    """How long a business day of ``calendar`` is, in seconds: the longest day of its
+    weekly hours (``8 h`` on a 9-17 calendar), 24 h for a calendar open around the clock
+    except on holidays, and ``None`` for an always-open calendar (durations are then
+    plain wall-clock time)."""
+    if calendar is None or getattr(calendar, "always_open", True):
+        return None
+    hours = getattr(calendar, "hours", None)
+    if hours is None:
+        return 86_400
+    longest = max((sum(slot.end - slot.start for slot in day) for day in hours), default=0)
+    return longest * 60 or None
 
 
 RawOutcome = tuple[Any, ...]
@@ -134,6 +172,9 @@ class Finding:
     what: str = attrs.field(default="", repr=False)
     note: str = attrs.field(default="", repr=False)
     severity: str = "error"
+    business_day_us: int | None = attrs.field(default=None, repr=False)
+    """The length of a business day on the commitment's calendar (``None``: always
+    open); durations in the message are spelt in business units when set."""
 
     @property
     def started_at(self) -> datetime | None:
@@ -155,6 +196,16 @@ class Finding:
         """Business seconds the clock ran."""
         return self.elapsed_us / _US
 
+    def format_us(self, us: int) -> str:
+        """A duration of this finding's calendar in words ("3 business hours", "2h 30m")."""
+        day = None if self.business_day_us is None else self.business_day_us / _US
+        return format_duration(us / _US, business_day=day)
+
+    @property
+    def elapsed_text(self) -> str:
+        """The elapsed (business) time in words."""
+        return self.format_us(self.elapsed_us)
+
     @property
     def message(self) -> str:
         """One human sentence explaining the finding."""
@@ -173,8 +224,8 @@ class Finding:
         else:
             who = f"{self.subject_kind.capitalize()} {self.subject}"
         what = self.what or "reply"
-        elapsed = format_duration(self.elapsed_us / _US)
-        limit = "" if self.limit_us is None else format_duration(self.limit_us / _US)
+        elapsed = self.format_us(self.elapsed_us)
+        limit = "" if self.limit_us is None else self.format_us(self.limit_us)
         due = "" if self.deadline_us is None else format_datetime(_dt(self.deadline_us))  # type: ignore[arg-type]
         status = self.status
         if status is Status.MET:
@@ -266,23 +317,41 @@ class CheckReport:
     findings: Sequence[Finding]
     store: str | None = None
     only: frozenset[str] | None = None
+    fail_on: str = "breached"
+    """The ``--fail-on`` level the run is judged by (reporters mark exactly the findings
+    that fail it, see :meth:`fails`)."""
 
     def count(self, status: str) -> int:
         """Findings with ``status`` across all commitments (kept or not)."""
         return sum(c.counts.get(status, 0) for c in self.commitments)
 
-    def failed(self, fail_on: str = "breached") -> bool:
+    @property
+    def hidden(self) -> int:
+        """How many findings were counted but not kept (``only``)."""
+        return sum(c.total for c in self.commitments) - len(self.findings)
+
+    def _failing_statuses(self, fail_on: str | None) -> tuple[str, ...]:
+        level = self.fail_on if fail_on is None else fail_on
+        if level == "never":
+            return ()
+        if level == "at_risk":
+            return (Status.BREACHED, Status.AT_RISK)
+        return (Status.BREACHED,)
+
+    def failed(self, fail_on: str | None = None) -> bool:
         """Whether the run fails: ``breached`` (any breach of an ``error`` commitment),
         ``at_risk`` (a breach or an at-risk finding of an ``error`` commitment) or
-        ``never``. Commitments of severity ``warning`` and ``info`` never fail a run."""
-        if fail_on == "never":
-            return False
-        statuses: Iterable[str] = (
-            (Status.BREACHED,) if fail_on == "breached" else (Status.BREACHED, Status.AT_RISK)
-        )
+        ``never`` (default: the report's ``fail_on``). Commitments of severity
+        ``warning`` and ``info`` never fail a run."""
+        statuses: Iterable[str] = self._failing_statuses(fail_on)
         return any(
             c.counts.get(s, 0) for c in self.commitments if c.severity == "error" for s in statuses
         )
+
+    def fails(self, finding: Finding, fail_on: str | None = None) -> bool:
+        """Whether ``finding`` is one that makes the run fail at ``fail_on`` (default: the
+        report's): exactly the findings :meth:`failed` counts."""
+        return finding.severity == "error" and finding.status in self._failing_statuses(fail_on)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``convokit check --format json``."""
@@ -305,6 +374,7 @@ class FindingMeta:
     rule: str
     severity: str
     composite: bool
+    business_day_us: int | None = None
 
 
 class FindingList(Sequence[Finding]):
@@ -360,6 +430,7 @@ class FindingList(Sequence[Finding]):
             rule=finding.rule,
             severity=finding.severity,
             composite=finding.decided_by is not None,
+            business_day_us=finding.business_day_us,
         )
         self._metas.append(meta)
         outcome = (
@@ -430,6 +501,7 @@ class FindingList(Sequence[Finding]):
             what=o[9],
             note=o[10],
             severity=meta.severity,
+            business_day_us=meta.business_day_us,
         )
 
     def _iter_blocks(self) -> Iterator[tuple[Any, ...]]:

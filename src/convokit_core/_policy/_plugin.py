@@ -5,14 +5,15 @@ Core features register through the same hooks as third-party plugins.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
-from .._errors import ConfigError
+from .._errors import ConfigError, ConvokitError
 from .._timeutil import parse_datetime
 from ..hookspecs import hookimpl
 from ._classifiers import KeywordClassifier
@@ -37,17 +38,39 @@ def register_classifiers(register: Callable[..., None]) -> None:
     )
 
 
-def _parse_only(value: str | None) -> frozenset[str] | None:
-    if value is None:
-        return None
+#: How long past the newest stored message a default ``--as-of`` (now) gets a hint.
+STALE_AFTER = timedelta(days=30)
+
+
+def _parse_only(value: str) -> frozenset[str] | None:
+    """``--only``: a comma list of statuses, or ``all`` (``None``: keep everything)."""
     items = {part.strip() for part in value.split(",") if part.strip()}
+    if items == {"all"}:
+        return None
     known = {str(s) for s in STATUSES}
     bad = sorted(items - known)
     if bad or not items:
         raise click.BadParameter(
-            f"expected a comma list of statuses among {', '.join(sorted(known))}, found {value!r}"
+            f"expected 'all' or a comma list of statuses among {', '.join(sorted(known))}, "
+            f"found {value!r}",
+            param_hint="--only",
         )
     return frozenset(items)
+
+
+def _parse_as_of(value: str) -> datetime | None:
+    """``--as-of``: a timestamp, or ``latest`` (``None`` here; resolved on the store)."""
+    if value.strip().lower() == "latest":
+        return None
+    try:
+        return parse_datetime(value)
+    except OverflowError as exc:
+        raise click.BadParameter(
+            f"{value!r} is outside the supported range of timestamps ({exc})",
+            param_hint="--as-of",
+        ) from None
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}, or 'latest'", param_hint="--as-of") from None
 
 
 @hookimpl
@@ -61,7 +84,13 @@ def register_commands(cli: click.Group) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Policy file [default: the [[commitment]] tables of convokit.toml].",
     )
-    @click.option("--as-of", "as_of", metavar="TS", help="Evaluate history as it stood at TS.")
+    @click.option(
+        "--as-of",
+        "as_of",
+        metavar="TS|latest",
+        help="Evaluate history as it stood at TS; 'latest' = the newest stored message "
+        "[default: now].",
+    )
     @click.option(
         "--format",
         "fmt",
@@ -73,7 +102,8 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--only",
         metavar="STATUSES",
-        help="Show only findings with these statuses (comma list, e.g. breached,at_risk).",
+        help="List only findings with these statuses (comma list, e.g. breached,at_risk), "
+        "or 'all' [default: breached,at_risk for table, markdown and junit; all for json].",
     )
     @click.option(
         "--fail-on",
@@ -105,9 +135,11 @@ def register_commands(cli: click.Group) -> None:
         Exit codes: 0 all kept, 1 a commitment breached (per --fail-on), 2 usage,
         policy or input error.
         """
+        from .._output import atomic_output
         from .._plugins import get_plugin_manager
+        from .._progress import progress
         from ._policyfile import load_policy, policy_from_config
-        from ._run import check, notify_findings
+        from ._run import check, latest_message_at, notify_findings
 
         manager = get_plugin_manager()
         reporter = manager.reporters.get(fmt)
@@ -116,36 +148,69 @@ def register_commands(cli: click.Group) -> None:
             raise click.BadParameter(
                 f"unknown format {fmt!r} (known: {known})", param_hint="--format"
             )
-        keep = _parse_only(only)
-        as_of_dt = None
-        if as_of is not None:
-            try:
-                as_of_dt = parse_datetime(as_of)
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--as-of") from None
+        if only is not None:
+            keep = _parse_only(only)
+        else:
+            default = reporter.options.get("default_only")
+            keep = None if default is None else frozenset(default)
+        latest = as_of is not None and as_of.strip().lower() == "latest"
+        as_of_dt = None if as_of is None else _parse_as_of(as_of)
         if policy_path is not None:
             policy = load_policy(policy_path)
         else:
             policy = policy_from_config(state.config)
         if not policy.commitments:
+            if policy_path is not None:
+                where = f"{policy_path}: no [[commitment]] tables"
+            elif state.config.path is not None:
+                where = f"{state.config.path}: no [[commitment]] tables and no --policy FILE"
+            else:
+                where = "no --policy FILE given and no convokit.toml in the current directory"
             raise ConfigError(
-                f"{policy.source}: no commitments to check; pass --policy FILE or add "
+                f"{where}: no commitments to check; pass --policy FILE or add "
                 "[[commitment]] tables to convokit.toml"
             )
-        store = state.open_store()
+        store = state.open_store(create=False)
         try:
-            report = check(store, policy, as_of=as_of_dt, only=keep)
+            # The hint costs one MAX(sent_at) query; a backend without that query is
+            # only scanned when --as-of latest asks for it.
+            cheap = callable(getattr(store, "latest_message_at", None))
+            wanted = latest or (as_of is None and cheap)
+            newest = latest_message_at(store) if wanted else None
+            if latest:
+                if newest is None:
+                    raise ConfigError(
+                        f"--as-of latest: store {store.url!r} holds no message to take the time of"
+                    )
+                as_of_dt = newest
+            elif as_of is None and newest is not None:
+                now = datetime.now(UTC)
+                if now - newest > STALE_AFTER:
+                    state.echo(
+                        f"Hint: the newest stored message is from {newest:%Y-%m-%d}, "
+                        f"{(now - newest).days} days before now, the default --as-of; "
+                        "use --as-of latest to check the history as it stood then.",
+                        err=True,
+                    )
+            with progress("Checking", unit="conversations", quiet=state.quiet) as advance:
+                report = check(store, policy, as_of=as_of_dt, only=keep, progress=advance)
         finally:
             store.close()
+        report = attrs.evolve(report, fail_on=fail_on)
         render: Any = reporter.value
-        if output is not None:
-            with output.open("w", encoding="utf-8") as stream:
+        # The whole report is rendered before stdout or the file is touched: a failure
+        # while rendering leaves the earlier file, or nothing, behind.
+        with atomic_output(output, staged=True) as stream:
+            try:
                 render(report, stream)
-        else:
-            render(report, sys.stdout)
-            sys.stdout.flush()
+            except ConvokitError:
+                raise
+            except Exception as exc:
+                raise ConvokitError(
+                    f"--format {fmt}: the reporter failed: {type(exc).__name__}: {exc}"
+                ) from exc
         problem = notify_findings(report, manager)
         if problem:
             click.echo(f"Warning: {problem}", err=True)
-        if report.failed(fail_on):
+        if report.failed():
             ctx.exit(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from ._evaluate import Classifier, Commitment, check_commitments
 from ._findings import CheckReport
 from ._policyfile import Policy, PolicyError, load_policy
 
-__all__ = ["check", "notify_findings", "resolve_classifiers"]
+__all__ = ["check", "latest_message_at", "notify_findings", "resolve_classifiers"]
 
 log = logging.getLogger("convokit.policy")
 
@@ -65,6 +65,7 @@ def check(
     classifiers: Sequence[Classifier] | None = None,
     notify: bool = False,
     plugins: Any = None,
+    progress: Callable[[int], None] | None = None,
 ) -> CheckReport:
     """Check ``store`` against ``policy`` (a :class:`Policy`, commitments, or the path
     of a policy file) at ``as_of`` (default: now).
@@ -72,7 +73,8 @@ def check(
     Every finding is counted in ``report.commitments``; ``only`` limits the findings the
     report keeps. ``classifiers`` default to those the policy names (all registered
     ones when it names none). With ``notify``, the ``findings_ready`` hook is called
-    once after the run.
+    once after the run. ``progress`` is called with how many more conversations are
+    done, once per batch.
     """
     if isinstance(policy, str | Path):
         policy = load_policy(policy)
@@ -84,7 +86,26 @@ def check(
         names = None
     if classifiers is None:
         classifiers = resolve_classifiers(names, plugins)
-    report = check_commitments(store, commitments, as_of=as_of, only=only, classifiers=classifiers)
+    report = check_commitments(
+        store, commitments, as_of=as_of, only=only, classifiers=classifiers, progress=progress
+    )
     if notify:
         notify_findings(report, plugins)
     return report
+
+
+def latest_message_at(store: StorageBackend) -> datetime | None:
+    """When the newest stored message was sent (``None`` for a store without messages).
+
+    Uses the backend's ``latest_message_at()`` (one ``MAX(sent_at)`` query in the
+    built-in backends); a third-party backend without it is scanned once.
+    """
+    query = getattr(store, "latest_message_at", None)
+    if callable(query):
+        found: datetime | None = query()
+        return found
+    newest: datetime | None = None
+    for message in store.iter_messages():
+        if newest is None or message.sent_at > newest:
+            newest = message.sent_at
+    return newest

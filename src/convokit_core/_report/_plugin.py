@@ -13,16 +13,33 @@ import click
 from .._errors import ConfigError
 from .._timeutil import parse_datetime
 from ..hookspecs import hookimpl
-from ._reporters import render_json, render_junit, render_markdown, render_table
+from ._reporters import FAILING, render_json, render_junit, render_markdown, render_table
 from ._simulate import render_simulation
 
 
 @hookimpl
 def register_reporters(register: Callable[..., None]) -> None:
-    register("table", render_table, description="rich tables for a terminal (default)")
+    """The built-in formats. ``default_only`` (an option any reporter may register)
+    names the statuses ``convokit check`` keeps when ``--only`` is not given."""
+    register(
+        "table",
+        render_table,
+        description="rich tables for a terminal (default): summaries and failing findings",
+        default_only=FAILING,
+    )
     register("json", render_json, description="one JSON document: as_of, commitments, findings")
-    register("junit", render_junit, description="JUnit XML, one test case per finding")
-    register("markdown", render_markdown, description="Markdown tables for a PR or chat")
+    register(
+        "junit",
+        render_junit,
+        description="JUnit XML: a test case per failing finding; failures match --fail-on",
+        default_only=FAILING,
+    )
+    register(
+        "markdown",
+        render_markdown,
+        description="Markdown tables for a PR or chat: summaries and failing findings",
+        default_only=FAILING,
+    )
 
 
 @hookimpl
@@ -82,7 +99,7 @@ def register_commands(cli: click.Group) -> None:
                 f"{policy.source}: no commitments to simulate; pass --policy FILE or add "
                 "[[commitment]] tables to convokit.toml"
             )
-        with state.open_store() as store:
+        with state.open_store(create=False) as store:
             result = simulate(store, policy, since=since_dt, until=until_dt, by=by)
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"

@@ -3,19 +3,109 @@
 A reporter is ``render(report, stream)`` writing a
 :class:`~convokit_core.CheckReport` to a text stream; register more through
 ``register_reporters``.
+
+Text from the store (ids, subjects, messages, promises) is hostile until proven
+otherwise: the table and Markdown show control characters, bidi overrides and bare
+carriage returns as visible escapes (``\\x1b``, ``\\u202e``) and Markdown escapes HTML
+and its own syntax, so nothing arrives as a terminal escape or live markup; JUnit drops
+nothing but the characters XML 1.0 cannot hold (shown the same way); JSON is exact.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
-from .._policy._findings import STATUSES, CheckReport, Finding, Status, format_duration
+from .._policy._findings import STATUSES, CheckReport, Finding, Status
 from .._timeutil import format_datetime
 
-__all__ = ["render_json", "render_junit", "render_markdown", "render_table"]
+__all__ = [
+    "FAILING",
+    "render_json",
+    "render_junit",
+    "render_markdown",
+    "render_table",
+    "visible",
+    "xml_text",
+]
+
+#: What table, Markdown and JUnit list by default (``--only all`` lists everything).
+FAILING: tuple[str, ...] = (Status.BREACHED.value, Status.AT_RISK.value)
+
+# C0 controls (tab, newline and CR included: cells are one line), DEL, C1 controls,
+# bidi embeddings/overrides/isolates and marks, line/paragraph separators, lone
+# surrogates, and the non-characters U+FFFE/U+FFFF.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+# What XML 1.0 cannot hold at all (tab, newline and CR are fine there).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: object) -> str:
+    """``text`` on one line with every control, bidi or otherwise invisible or unsafe
+    character shown as an escape (``\\x1b``, ``\\u202e``); other text unchanged."""
+    return _UNSAFE.sub(_escape_char, str(text))
+
+
+def xml_text(text: object) -> str:
+    """``text`` with the characters XML 1.0 cannot hold shown as escapes."""
+    return _NOT_XML.sub(_escape_char, str(text))
+
+
+_MD_SPECIAL = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "|": "\\|",
+        "[": "\\[",
+        "]": "\\]",
+        "*": "\\*",
+        "_": "\\_",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+    }
+)
+
+
+def _md(text: object) -> str:
+    """One Markdown table cell of plain text: no HTML, no links, no code, no pipes."""
+    return visible(text).translate(_MD_SPECIAL)
+
+
+def _json_safe(text: str) -> str:
+    """JSON text with lone surrogates written as ``\\udXXX`` escapes (they cannot be
+    encoded as UTF-8; the escape decodes back to the very same string)."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _not_shown(report: CheckReport) -> str:
+    """The sentence saying which findings a default listing left out, or ``""``."""
+    hidden = report.hidden
+    if not hidden:
+        return ""
+    shown = set(report.only or ())
+    parts = [
+        f"{report.count(s)} {str(s).replace('_', ' ')}"
+        for s in STATUSES
+        if s not in shown and report.count(s)
+    ]
+    return (
+        f"{hidden} more finding{'s' if hidden != 1 else ''} not listed ({', '.join(parts)}); "
+        "--only all lists every finding."
+    )
+
 
 #: The table reporter lists at most this many findings (the counts cover all of them).
 TABLE_LIMIT = 1000
@@ -67,7 +157,7 @@ def render_json(report: CheckReport, stream: TextIO) -> None:
     indent=2)``."""
 
     def dumps(value: object, depth: int) -> str:
-        text = json.dumps(value, indent=2, ensure_ascii=False)
+        text = _json_safe(json.dumps(value, indent=2, ensure_ascii=False))
         return text.replace("\n", "\n" + "  " * depth)
 
     w = stream.write
@@ -86,9 +176,11 @@ def render_json(report: CheckReport, stream: TextIO) -> None:
 
 
 def render_table(report: CheckReport, stream: TextIO) -> None:
-    """Rich tables: one line per commitment, then the kept findings."""
+    """Rich tables: one line per commitment, then the kept findings (by default in the
+    CLI: the failing ones, breached and at risk)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     is_tty = stream.isatty() if hasattr(stream, "isatty") else False
     console = Console(
@@ -108,38 +200,43 @@ def render_table(report: CheckReport, stream: TextIO) -> None:
     summary.add_column("compliance", justify="right")
     for c in report.commitments:
         counts = [str(c.counts.get(s, 0)) for s in STATUSES]
-        summary.add_row(c.name, c.severity, *counts, _ratio(c.compliance))
+        summary.add_row(
+            Text(visible(c.name)), Text(visible(c.severity)), *counts, _ratio(c.compliance)
+        )
     console.print(summary)
     findings = report.findings
+    note = _not_shown(report)
     if not findings:
-        console.print("No findings to show.")
+        console.print(Text("No findings to show." + (f" {note}" if note else "")))
         return
     table = Table(title="Findings", title_justify="left")
     for name in ("status", "commitment", "subject", "elapsed", "deadline", "message"):
         table.add_column(name, overflow="fold")
     for f in _by_status(findings, TABLE_LIMIT):
         table.add_row(
-            f"[{_STYLE[f.status]}]{f.status}[/]",
-            f.commitment,
-            f.subject,
-            format_duration(f.elapsed_seconds),
-            _when(f),
-            f.message,
+            Text(str(f.status), style=_STYLE[f.status]),
+            Text(visible(f.commitment)),
+            Text(visible(f.subject)),
+            Text(f.elapsed_text),
+            Text(_when(f)),
+            Text(visible(f.message)),
         )
     console.print(table)
     if len(findings) > TABLE_LIMIT:
         console.print(
-            f"… {len(findings) - TABLE_LIMIT} more findings not shown; use --only to narrow "
-            "them or --format json for all."
+            Text(
+                f"… {len(findings) - TABLE_LIMIT} more findings not shown; use --only to "
+                "narrow them or --format json for all."
+            )
         )
+    if note:
+        console.print(Text(note))
 
 
 def render_markdown(report: CheckReport, stream: TextIO) -> None:
-    """GitHub-flavoured Markdown: a summary table and a findings table."""
-
-    def cell(text: object) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
-
+    """GitHub-flavoured Markdown: a summary table and a findings table (by default in
+    the CLI: the failing findings). Every cell is plain text: HTML, links, code spans
+    and table syntax in the data are escaped."""
     w = stream.write
     w(f"## Commitments as of {format_datetime(report.as_of)}\n\n")
     w("| commitment | promise | severity | " + " | ".join(s.replace("_", " ") for s in STATUSES))
@@ -148,32 +245,44 @@ def render_markdown(report: CheckReport, stream: TextIO) -> None:
     for c in report.commitments:
         counts = " | ".join(str(c.counts.get(s, 0)) for s in STATUSES)
         ratio = _ratio(c.compliance)
-        w(f"| {cell(c.name)} | {cell(c.promise)} | {c.severity} | {counts} | {ratio} |\n")
+        w(f"| {_md(c.name)} | {_md(c.promise)} | {_md(c.severity)} | {counts} | {ratio} |\n")
     w("\n")
+    note = _not_shown(report)
     if not report.findings:
-        w("No findings to show.\n")
+        w("No findings to show." + (f" {_md(note)}" if note else "") + "\n")
         return
     w("### Findings\n\n")
     w("| status | commitment | subject | deadline | message |\n")
     w("|---|---|---|---|---|\n")
     for f in _worst_first(report.findings):
         w(
-            f"| **{f.status}** | {cell(f.commitment)} | {cell(f.subject)} | {_when(f)} | "
-            f"{cell(f.message)} |\n"
+            f"| **{_md(f.status)}** | {_md(f.commitment)} | {_md(f.subject)} | {_when(f)} | "
+            f"{_md(f.message)} |\n"
         )
+    if note:
+        w(f"\n{_md(note)}\n")
 
 
 def render_junit(report: CheckReport, stream: TextIO) -> None:
-    """JUnit XML: a test suite per commitment, a test case per kept finding; breached
-    findings are failures, not-applicable ones are skipped."""
-    root = ET.Element("testsuites", name="convokit check", timestamp=format_datetime(report.as_of))
+    """JUnit XML: a test suite per commitment, a test case per kept finding.
+
+    A ``<failure>`` is exactly a finding that fails the run at the report's
+    ``fail_on`` (an error-severity breach; at risk too under ``--fail-on at_risk``;
+    nothing under ``never``), so a CI UI shows red exactly when the exit code is 1.
+    Other breached or at-risk findings (warning or info severity, or below the
+    ``fail_on`` level) are reported in ``<system-out>``; not-applicable ones are
+    skipped. Each suite carries the commitment's counts by status as properties.
+    """
+    x = xml_text
+    stamp = format_datetime(report.as_of)
+    root = ET.Element("testsuites", name="convokit check", timestamp=stamp)
     by_commitment: dict[str, list[Finding]] = {c.name: [] for c in report.commitments}
     for f in report.findings:
         by_commitment.setdefault(f.commitment, []).append(f)
     total = failures = skipped = 0
     for c in report.commitments:
         findings = by_commitment.get(c.name, [])
-        n_fail = sum(1 for f in findings if f.status is Status.BREACHED)
+        n_fail = sum(1 for f in findings if report.fails(f))
         n_skip = sum(1 for f in findings if f.status is Status.NOT_APPLICABLE)
         total += len(findings)
         failures += n_fail
@@ -181,33 +290,39 @@ def render_junit(report: CheckReport, stream: TextIO) -> None:
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=c.name,
+            name=x(c.name),
             tests=str(len(findings)),
             failures=str(n_fail),
             errors="0",
             skipped=str(n_skip),
-            timestamp=format_datetime(report.as_of),
+            timestamp=stamp,
         )
+        props = ET.SubElement(suite, "properties")
         if c.promise:
-            props = ET.SubElement(suite, "properties")
-            ET.SubElement(props, "property", name="promise", value=c.promise)
-            ET.SubElement(props, "property", name="severity", value=c.severity)
+            ET.SubElement(props, "property", name="promise", value=x(c.promise))
+        ET.SubElement(props, "property", name="severity", value=x(c.severity))
+        for status in STATUSES:
+            ET.SubElement(props, "property", name=status.value, value=str(c.counts.get(status, 0)))
         for f in findings:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=f"{c.name}.{f.rule}",
-                name=f"{f.subject_kind} {f.subject}",
+                classname=x(f"{c.name}.{f.rule}"),
+                name=x(f"{f.subject_kind} {f.subject}"),
                 time=f"{f.elapsed_seconds:.0f}",
             )
-            if f.status is Status.BREACHED:
-                failure = ET.SubElement(case, "failure", message=f.message, type="breached")
-                failure.text = json.dumps(f.to_dict(), indent=2, ensure_ascii=False)
+            if report.fails(f):
+                failure = ET.SubElement(case, "failure", message=x(f.message), type=str(f.status))
+                failure.text = x(json.dumps(f.to_dict(), indent=2, ensure_ascii=False))
             elif f.status is Status.NOT_APPLICABLE:
-                ET.SubElement(case, "skipped", message=f.message)
+                ET.SubElement(case, "skipped", message=x(f.message))
             else:
                 out = ET.SubElement(case, "system-out")
-                out.text = f"{f.status}: {f.message}"
+                level = "" if f.severity == "error" else f" (severity {f.severity})"
+                out.text = x(f"{f.status}{level}: {f.message}")
+    note = _not_shown(report)
+    if note:
+        ET.SubElement(root, "system-out").text = x(note)
     root.set("tests", str(total))
     root.set("failures", str(failures))
     root.set("skipped", str(skipped))

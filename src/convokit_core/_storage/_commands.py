@@ -23,8 +23,9 @@ def register_commands(cli: click.Group) -> None:
     @store_group.command("info")
     @pass_state
     def store_info(state: CliState) -> None:
-        """Show the store URL and how many records of each kind it holds."""
-        store = state.open_store()
+        """Show the store URL and how many records of each kind it holds (a store that
+        does not exist is an error: this command never creates one)."""
+        store = state.open_store(create=False)
         try:
             counts = store.counts()
         finally:

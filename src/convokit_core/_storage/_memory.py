@@ -212,6 +212,10 @@ class MemoryStore(ClosingStore):
         with self._lock:
             return iter([self._team[k] for k in sorted(self._team)])
 
+    def latest_message_at(self) -> datetime | None:
+        with self._lock:
+            return max((m.sent_at for m in self._messages.values()), default=None)
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             conversations = {k for k, ids in self._by_conversation.items() if ids}

@@ -6,6 +6,12 @@ reads conversation by conversation (a merge of three ordered cursors, so memory 
 one conversation at a time). Messages are stored clustered by conversation (the table's
 key is ``(platform, conversation_id, sent_at, id)``, with a unique index on
 ``(platform, id)`` for upserts), so reading a conversation is a sequential scan.
+
+Concurrent first opens are safe: the migration takes the write lock (``BEGIN
+IMMEDIATE``) before it reads ``user_version`` and re-checks it there, so one process
+creates the schema and the others find it. ``sqlite:///path.db?mode=ro`` opens a store
+read-only; a store whose file or directory is not writable is opened read-only too when
+the command only reads, and any write to it is one :class:`StorageError`.
 """
 
 from __future__ import annotations
@@ -229,10 +235,24 @@ def _status(row: Sequence[Any]) -> StatusChange:
 
 
 def parse_sqlite_url(url: str) -> str:
-    """The database path of a ``sqlite:`` URL (``:memory:`` for an in-memory one)."""
+    """The database path of a ``sqlite:`` URL (``:memory:`` for an in-memory one).
+
+    A query string (``?mode=ro``) is not part of the path; see :func:`sqlite_url_options`.
+    """
+    return _parse(url)[0]
+
+
+def sqlite_url_options(url: str) -> dict[str, str]:
+    """The query parameters of a ``sqlite:`` URL; only ``mode=ro`` (open read-only) and
+    ``mode=rw`` (the default) are known."""
+    return _parse(url)[1]
+
+
+def _parse(url: str) -> tuple[str, dict[str, str]]:
     if not url.lower().startswith("sqlite:"):
         raise StorageError(f"not a sqlite: URL: {url!r}")
     rest = url[len("sqlite:") :]
+    rest, _, query = rest.partition("?")
     if rest.startswith("///"):
         path = rest[3:]
     elif rest.startswith("//"):
@@ -243,7 +263,35 @@ def parse_sqlite_url(url: str) -> str:
         path = rest
     if not path:
         raise StorageError(f"store URL {url!r} names no database file")
-    return path
+    options: dict[str, str] = {}
+    for item in filter(None, query.split("&")):
+        name, eq, value = item.partition("=")
+        if name != "mode" or not eq or value not in ("ro", "rw"):
+            raise StorageError(
+                f"store URL {url!r}: unknown parameter {item!r}; expected mode=ro or mode=rw"
+            )
+        options[name] = value
+    return path, options
+
+
+@contextmanager
+def _switch_lock(path: str) -> Iterator[None]:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _is_readonly_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database (or the directory its journal files live in)
+    cannot be written: SQLITE_READONLY, or SQLITE_CANTOPEN for a file that exists."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    return primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or (
+        "readonly database" in str(exc)
+    )
 
 
 class _Writer:
@@ -288,10 +336,12 @@ class _Writer:
 class SQLiteStore(ClosingStore):
     """The embedded default store (see the module docstring)."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, create: bool = True) -> None:
         self._url = url
-        self._path = parse_sqlite_url(url)
+        self._path, options = _parse(url)
         self._memory = self._path == ":memory:"
+        self._read_only = options.get("mode") == "ro"
+        self._immutable = False
         self._lock = threading.RLock()
         self._locks = InProcessLocks()
         self._busy_timeout = busy_timeout
@@ -299,45 +349,163 @@ class SQLiteStore(ClosingStore):
             parent = Path(self._path).parent
             if not parent.exists():
                 raise StorageError(f"store {url!r}: directory {str(parent)!r} does not exist")
+            missing = not Path(self._path).exists()
+            if (not create or self._read_only) and missing:
+                raise StorageError(
+                    f"store {url!r} does not exist (no file {self._path!r}); read commands "
+                    "never create a store: check the URL, or create it with `convokit "
+                    "import` or `convokit sync`"
+                )
+            if not create and Path(self._path).stat().st_size == 0:
+                raise self._empty()
         try:
-            self._con = self._connect()
-            self._migrate()
+            self._open(create=create)
         except sqlite3.DatabaseError as exc:
+            if _is_readonly_error(exc):
+                raise StorageError(
+                    f"store {url!r} is read-only (the file or its directory is not "
+                    f"writable): cannot {'create or migrate' if create else 'open'} it: {exc}"
+                ) from exc
             raise StorageError(f"store {url!r}: cannot open database: {exc}") from exc
 
-    def _connect(self) -> sqlite3.Connection:
+    def _open(self, *, create: bool) -> None:
+        if self._read_only:
+            self._con = self._connect(read_only=True)
+        else:
+            try:
+                self._con = self._connect()
+            except sqlite3.DatabaseError as exc:
+                if create or not _is_readonly_error(exc):
+                    raise
+                # A read command on a store it may not write: read it read-only.
+                self._con = self._connect(read_only=True)
+                self._read_only = True
+        if (not create or self._read_only) and not self._memory:
+            version = self._con.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                self._con.close()
+                raise self._empty()
+            if self._read_only and version != SCHEMA_VERSION:
+                self._con.close()
+                if version > SCHEMA_VERSION:
+                    self._too_new(version)
+                raise StorageError(
+                    f"store {self._url!r} has schema version {version} and is opened "
+                    f"read-only; open it writable once to migrate it to {SCHEMA_VERSION}"
+                )
+        if not self._read_only:
+            self._migrate()
+
+    def _empty(self) -> StorageError:
+        return StorageError(
+            f"store {self._url!r} is an empty database, not a convokit store yet; read "
+            "commands never create a store: check the URL, or create it with `convokit "
+            "import` or `convokit sync`"
+        )
+
+    def _too_new(self, version: int) -> None:
+        raise StorageError(
+            f"store {self._url!r} has schema version {version}, newer than this "
+            f"convokit-core understands ({SCHEMA_VERSION}); upgrade convokit-core"
+        )
+
+    def _database(self, *, read_only: bool) -> tuple[str, bool]:
+        """What ``sqlite3.connect`` gets: the path, or a read-only ``file:`` URI."""
+        if not read_only or self._memory:
+            return self._path, False
+        from urllib.parse import quote
+
+        uri = f"file:{quote(os.path.abspath(self._path))}?mode=ro"
+        if self._immutable:
+            uri += "&immutable=1"
+        return uri, True
+
+    def connect_reader(self) -> sqlite3.Connection:
+        """A new connection for streaming reads (read-only when the store is)."""
+        database, uri = self._database(read_only=self._read_only)
+        return sqlite3.connect(
+            database, uri=uri, timeout=self._busy_timeout, check_same_thread=False
+        )
+
+    def _connect(self, *, read_only: bool = False) -> sqlite3.Connection:
+        database, uri = self._database(read_only=read_only)
         con = sqlite3.connect(
-            self._path,
+            database,
+            uri=uri,
             timeout=self._busy_timeout,
             isolation_level=None,
             check_same_thread=False,
         )
-        con.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-        if not self._memory:
-            con.execute("PRAGMA journal_mode = WAL")
-        con.execute("PRAGMA synchronous = NORMAL")
-        con.execute("PRAGMA cache_size = -65536")
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            if read_only:
+                try:
+                    con.execute("PRAGMA user_version").fetchone()
+                except sqlite3.DatabaseError as exc:
+                    # A WAL store in a directory we may not write has no shared-memory
+                    # file to read through; with no WAL file left (the last writer
+                    # checkpointed it) the database file alone is the whole store.
+                    wal = Path(f"{self._path}-wal")
+                    if self._immutable or not _is_readonly_error(exc) or wal.exists():
+                        raise
+                    con.close()
+                    self._immutable = True
+                    return self._connect(read_only=True)
+                return con
+            if not self._memory:
+                mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    # Switching a fresh file to WAL needs an exclusive lock, and two
+                    # connections trying at once get "database is locked" without
+                    # waiting; an flock on the file (separate from SQLite's own
+                    # locks) lets them take turns.
+                    with _switch_lock(self._path):
+                        con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = NORMAL")
+            con.execute("PRAGMA cache_size = -65536")
+        except BaseException:
+            con.close()
+            raise
         return con
 
     def _migrate(self) -> None:
         with self._lock:
             version = self._con.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise StorageError(
-                    f"store {self._url!r} has schema version {version}, newer than this "
-                    f"convokit-core understands ({SCHEMA_VERSION}); upgrade convokit-core"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                self._con.execute("BEGIN IMMEDIATE")
-                try:
+                self._too_new(version)
+            if version == SCHEMA_VERSION:
+                return
+            # Take the write lock first, then read the version again: another process
+            # may have migrated between our read and our lock.
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._con.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    self._too_new(version)
+                for number in range(version, SCHEMA_VERSION):
                     for statement in _MIGRATIONS[number].split(";"):
                         if statement.strip():
                             self._con.execute(statement)
                     self._con.execute(f"PRAGMA user_version = {number + 1}")
-                    self._con.execute("COMMIT")
-                except BaseException:
+                self._con.execute("COMMIT")
+            except BaseException:
+                if self._con.in_transaction:
                     self._con.execute("ROLLBACK")
-                    raise
+                raise
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this store was opened read-only (``?mode=ro``, or a read command on a
+        store it may not write)."""
+        return self._read_only
+
+    def _write_error(self, what: str, exc: sqlite3.DatabaseError) -> StorageError:
+        if self._read_only or _is_readonly_error(exc):
+            return StorageError(
+                f"store {self._url!r} is read-only (opened with mode=ro, or the file or its "
+                f"directory is not writable): cannot write: {exc}"
+            )
+        return StorageError(f"store {self._url!r}: {what}: {exc}")
 
     @property
     def url(self) -> str:
@@ -422,30 +590,31 @@ class SQLiteStore(ClosingStore):
         with self._lock:
             try:
                 self._con.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StorageError(f"store {self._url!r}: cannot start a write: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                raise self._write_error("cannot start a write", exc) from exc
             try:
                 yield _Writer(self)
-            except BaseException:
-                self._con.execute("ROLLBACK")
+            except BaseException as exc:
+                if self._con.in_transaction:
+                    self._con.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise self._write_error("write failed", exc) from exc
                 raise
             try:
                 self._con.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                self._con.execute("ROLLBACK")
-                raise StorageError(f"store {self._url!r}: commit failed: {exc}") from exc
+                if self._con.in_transaction:
+                    self._con.execute("ROLLBACK")
+                raise self._write_error("commit failed", exc) from exc
 
     def transaction(self) -> AbstractContextManager[_Writer]:
         return self._transaction()
 
     def write(self, batch: Batch, *, source: str | None = None, cursor: str | None = None) -> None:
-        try:
-            with self.transaction() as tx:
-                tx.write(batch)
-                if source is not None and cursor is not None:
-                    tx.set_cursor(source, cursor)
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"store {self._url!r}: write failed: {exc}") from exc
+        with self.transaction() as tx:
+            tx.write(batch)
+            if source is not None and cursor is not None:
+                tx.set_cursor(source, cursor)
 
     def get_cursor(self, source: str) -> str | None:
         with self._lock:
@@ -462,7 +631,13 @@ class SQLiteStore(ClosingStore):
                 return
             digest = hashlib.sha256(source.encode()).hexdigest()[:16]
             lock_path = f"{self._path}.lock-{digest}"
-            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            except OSError as exc:
+                raise StorageError(
+                    f"store {self._url!r}: cannot create the sync lock file {lock_path!r}: "
+                    f"{exc.strerror}"
+                ) from None
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -481,19 +656,20 @@ class SQLiteStore(ClosingStore):
         return self._lock_source(source)
 
     def record_sync_run(self, run: SyncRun) -> None:
+        row = (
+            run.source,
+            to_micros(run.started_at),
+            to_micros(run.finished_at),
+            run.pages,
+            run.records,
+            1 if run.ok else 0,
+            run.error,
+        )
         with self._lock:
-            self._con.execute(
-                "INSERT INTO sync_runs VALUES (?,?,?,?,?,?,?)",
-                (
-                    run.source,
-                    to_micros(run.started_at),
-                    to_micros(run.finished_at),
-                    run.pages,
-                    run.records,
-                    1 if run.ok else 0,
-                    run.error,
-                ),
-            )
+            try:
+                self._con.execute("INSERT INTO sync_runs VALUES (?,?,?,?,?,?,?)", row)
+            except sqlite3.DatabaseError as exc:
+                raise self._write_error("cannot record the sync run", exc) from exc
 
     def iter_sync_runs(self, source: str | None = None) -> Iterator[SyncRun]:
         sql = "SELECT * FROM sync_runs"
@@ -523,7 +699,7 @@ class SQLiteStore(ClosingStore):
                 rows = self._con.execute(sql, params).fetchall()
             yield from rows
             return
-        con = sqlite3.connect(self._path, timeout=self._busy_timeout, check_same_thread=False)
+        con = self.connect_reader()
         try:
             cursor = con.execute(sql, params)
             while True:
@@ -666,6 +842,11 @@ class SQLiteStore(ClosingStore):
                 active_until=_dt_opt(row[4]),
             )
 
+    def latest_message_at(self) -> datetime | None:
+        with self._lock:
+            row = self._con.execute("SELECT max(sent_at) FROM messages").fetchone()
+        return None if row is None or row[0] is None else from_micros(row[0])
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             con = self._con
@@ -708,8 +889,8 @@ def _merge(
     )
 
 
-def _open(url: str) -> Any:
-    return SQLiteStore(url)
+def _open(url: str, *, create: bool = True) -> Any:
+    return SQLiteStore(url, create=create)
 
 
 @hookimpl

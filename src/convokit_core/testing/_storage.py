@@ -240,6 +240,21 @@ class StorageConformance:
         assert not runs[1].ok
         assert [r.pages for r in store.iter_sync_runs("a")] == [2, 0]
 
+    def test_latest_message_at(self, store: Any) -> None:
+        assert store.latest_message_at() is None
+        store.write(
+            Batch(
+                messages=[
+                    sample_message("m1", "c1", minutes=5),
+                    sample_message("m2", "c2", minutes=90, platform="other"),
+                    sample_message("m3", "c1", minutes=30),
+                ]
+            )
+        )
+        assert store.latest_message_at() == T0 + timedelta(minutes=90)
+        store.write(Batch(messages=[sample_message("m2", "c2", minutes=1, platform="other")]))
+        assert store.latest_message_at() == T0 + timedelta(minutes=30)  # upserts count
+
     # -- upserts -----------------------------------------------------------------------
 
     def test_same_record_twice_is_one_record_last_write_wins(self, store: Any) -> None:

@@ -15,11 +15,12 @@ from convokit_core.hookspecs import hookimpl
 __all__ = ["open_store", "register_commands", "register_storage"]
 
 
-def open_store(url: str) -> Any:
-    """Open the :class:`~convokit_postgres.PostgresStore` at ``url``."""
+def open_store(url: str, *, create: bool = True) -> Any:
+    """Open the :class:`~convokit_postgres.PostgresStore` at ``url`` (``create=False``:
+    a database without the convokit schema is a missing store, see the class)."""
     from ._store import PostgresStore
 
-    return PostgresStore(url)
+    return PostgresStore(url, create=create)
 
 
 @hookimpl

@@ -522,6 +522,9 @@ class PostgresStore(ClosingStore):
             ``auto_migrate=false`` makes opening fail on an out-of-date schema instead
             of migrating it.
         connect_timeout: seconds to wait for the server when the URL does not say.
+        create: with ``False`` (read commands), a database that holds no convokit
+            schema yet counts as a missing store: opening fails naming the URL instead
+            of creating the tables. A database that does not exist fails either way.
 
     Safe to share between threads: writes are serialised on one connection, and each
     streaming read uses a connection of its own from a small idle pool.
@@ -531,7 +534,7 @@ class PostgresStore(ClosingStore):
             release, or (with ``auto_migrate=false``) it is out of date.
     """
 
-    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 10, create: bool = True) -> None:
         self._url = redact_url(url)
         conninfo, self._auto_migrate = parse_postgres_url(url)
         self._conninfo = conninfo
@@ -543,7 +546,7 @@ class PostgresStore(ClosingStore):
         self._closed = False
         self._conn = self._connect(autocommit=True)
         try:
-            self._prepare_schema()
+            self._prepare_schema(create=create)
         except BaseException:
             self._conn.close()
             raise
@@ -623,12 +626,19 @@ class PostgresStore(ClosingStore):
         finally:
             self._release_reader(conn)
 
-    def _prepare_schema(self) -> None:
+    def _prepare_schema(self, *, create: bool = True) -> None:
         with self._write_lock:
             conn = self._conn
             version = self._guard("cannot read the schema version", lambda: current_version(conn))
             if version == SCHEMA_VERSION:
                 return
+            if version == 0 and not create:
+                raise StorageError(
+                    f"store {self._url!r} holds no convokit store yet (the database has no "
+                    "convokit schema); read commands never create a store: check the URL, "
+                    "or create it with `convokit store migrate`, `convokit import` or "
+                    "`convokit sync`"
+                )
             if version > SCHEMA_VERSION:
                 raise StorageError(
                     f"store {self._url!r} has schema version {version}, newer than this "
@@ -1004,6 +1014,16 @@ class PostgresStore(ClosingStore):
                 ok=row[5],
                 error=row[6],
             )
+
+    def latest_message_at(self) -> datetime | None:
+        """When the newest stored message was sent (``None`` without messages)."""
+        with self._reader() as conn:
+            row = self._guard(
+                "cannot read the newest message",
+                lambda: conn.execute("SELECT max(sent_at) FROM messages").fetchone(),
+            )
+        value = None if row is None else row[0]
+        return value if isinstance(value, datetime) else None
 
     def counts(self) -> dict[str, int]:
         """Number of records per kind; ``conversations`` counts stored and derived ones."""
