@@ -2,10 +2,10 @@
 the promises.
 
 The page needs no network: styles are inline, charts are SVG drawn by matplotlib and
-embedded inline, and there is no script at all (drill-downs are ``<details>``
-elements). Every text from the store goes through Jinja2's autoescaping. Listed
-findings are capped (:data:`LIST_CAP` per table) and the rest aggregated, so the file
-stays small on a store of millions of messages.
+embedded inline, and there is no script at all (a drill-down list is shown when its
+number is followed, through CSS ``:target``). Every text from the store goes through
+Jinja2's autoescaping. Listed findings are capped (:data:`LIST_CAP` per table) and the
+rest aggregated, so the file stays small on a store of millions of messages.
 """
 
 from __future__ import annotations
@@ -489,7 +489,7 @@ def _charts(data: ReportData) -> dict[str, str]:
             continue
         figure, axes = plt.subplots(figsize=(8, 0.45 * len(rows) + 1))
         hours = [[s / 3600 for s in row["seconds"]] for row in rows]
-        axes.boxplot(hours, vert=False, showfliers=False)
+        axes.boxplot(hours, orientation="horizontal", showfliers=False)
         axes.set_yticks(range(1, len(rows) + 1), [_label(row["group"]) for row in rows])
         axes.set_xlabel("hours to reply (business time on the commitment's calendar)")
         axes.grid(alpha=0.3, axis="x")
