@@ -231,6 +231,6 @@ def test_acheck_never_creates_a_missing_store(tmp_path: Path) -> None:
     from convokit_core import ConvokitError
 
     missing = tmp_path / "typo.db"
-    with pytest.raises(ConvokitError, match="typo.db"):
+    with pytest.raises(ConvokitError, match=r"typo\.db"):
         asyncio.run(acheck(f"sqlite:///{missing}", [], as_of=None))
     assert not missing.exists()

@@ -94,6 +94,7 @@ from ._policy import (
     policy_from_config,
     resolution_within,
 )
+from ._report._html import ReportData, build_report, render_html
 from ._report._simulate import Simulation, simulate
 from ._sync import (
     SourceResult,
@@ -154,6 +155,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Registration",
+    "ReportData",
     "ResetStyle",
     "RetryPolicy",
     "Rule",
@@ -184,6 +186,7 @@ __all__ = [
     "all_of",
     "any_of",
     "aopen_store",
+    "build_report",
     "channel_activity",
     "check",
     "check_url_scheme",
@@ -213,6 +216,7 @@ __all__ = [
     "pass_state",
     "periodic_update",
     "policy_from_config",
+    "render_html",
     "resolution_within",
     "run_sync",
     "set_plugin_manager",

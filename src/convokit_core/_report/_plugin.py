@@ -44,6 +44,11 @@ def register_reporters(register: Callable[..., None]) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    _add_simulate(cli)
+    _add_report(cli)
+
+
+def _add_simulate(cli: click.Group) -> None:
     from .._cli import CliState, pass_state
 
     @cli.command("simulate")
@@ -117,3 +122,69 @@ def _timestamp(value: str | None, option: str) -> datetime | None:
         return parse_datetime(value)
     except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _add_report(cli: click.Group) -> None:
+    from .._cli import CliState, pass_state
+
+    @cli.command("report")
+    @click.option(
+        "--html",
+        "html_path",
+        required=True,
+        metavar="FILE",
+        help="Write the report to FILE (one self-contained HTML page).",
+    )
+    @click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Policy file [default: the [[commitment]] tables of convokit.toml].",
+    )
+    @click.option("--as-of", "as_of", metavar="TS", help="Report the history as it stood at TS.")
+    @click.option(
+        "--since", metavar="TS", help="Count findings whose clock started at or after TS."
+    )
+    @click.option("--until", metavar="TS", help="Count findings whose clock started before TS.")
+    @click.option(
+        "--redact",
+        is_flag=True,
+        help="Pseudonymise stakeholder handles, conversation ids and message texts.",
+    )
+    @pass_state
+    def report_command(
+        state: CliState,
+        html_path: str,
+        policy_path: Path | None,
+        as_of: str | None,
+        since: str | None,
+        until: str | None,
+        redact: bool,
+    ) -> None:
+        """Write an HTML report for people: compliance, trends, response times, queues.
+
+        The page is one file that opens without a network; every number drills down to
+        the findings behind it.
+        """
+        from .._output import atomic_output
+        from .._policy._policyfile import load_policy, policy_from_config
+        from ._html import build_report, render_html
+
+        as_of_dt = _timestamp(as_of, "--as-of")
+        since_dt = _timestamp(since, "--since")
+        until_dt = _timestamp(until, "--until")
+        if since_dt is not None and until_dt is not None and since_dt >= until_dt:
+            raise click.BadParameter("--since must be before --until", param_hint="--since")
+        policy = load_policy(policy_path) if policy_path else policy_from_config(state.config)
+        if not policy.commitments:
+            raise ConfigError(
+                f"{policy.source}: no commitments to report; pass --policy FILE or add "
+                "[[commitment]] tables to convokit.toml"
+            )
+        with state.open_store(create=False) as store:
+            data = build_report(
+                store, policy, as_of=as_of_dt, since=since_dt, until=until_dt, redact=redact
+            )
+        with atomic_output(html_path) as stream:
+            render_html(data, stream)
+        state.echo(f"Wrote the report to {html_path}", err=True)

@@ -1,0 +1,544 @@
+"""``convokit report --html``: one self-contained HTML page for the people who keep
+the promises.
+
+The page needs no network: styles are inline, charts are SVG drawn by matplotlib and
+embedded inline, and there is no script at all (a drill-down list is shown when its
+number is followed, through CSS ``:target``). Every text from the store goes through
+Jinja2's autoescaping. Listed findings are capped (:data:`LIST_CAP` per table) and the
+rest aggregated, so the file stays small on a store of millions of messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any, TextIO
+
+import attrs
+
+from .._policy._evaluate import Commitment
+from .._policy._findings import STATUSES, CheckReport, Finding, Status, format_duration
+from .._policy._policyfile import Policy, load_policy
+from .._policy._run import check
+from .._timeutil import format_datetime, to_micros
+from ..protocols import StorageBackend
+
+__all__ = ["LIST_CAP", "ReportData", "build_report", "render_html", "write_html_report"]
+
+#: Findings listed per drill-down table; the rest are counted, not listed.
+LIST_CAP = 50
+#: Groups shown per response-time chart (the busiest ones).
+GROUP_CAP = 12
+_US = 1_000_000
+_TURN_RULES = ("first_reply", "next_reply", "max_silence")
+_FAILING = (Status.BREACHED, Status.AT_RISK)
+
+
+def _leaf(f: Finding) -> str:
+    """The rule that produced ``f``: the deciding part of a composite, else its rule."""
+    return f.decided_by or f.rule
+
+
+def _week(us: int) -> str:
+    """The ISO week (``2024-W09``) of an instant in UTC."""
+    day = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _anchor(*parts: str) -> str:
+    """A stable HTML id for a drill-down, safe whatever the parts contain."""
+    digest = hashlib.sha1("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"d{digest[:12]}"
+
+
+@attrs.define
+class _Drill:
+    """Findings behind one number: the first :data:`LIST_CAP` kept, the rest counted."""
+
+    id: str
+    title: str
+    rows: list[dict[str, Any]] = attrs.field(factory=list)
+    total: int = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.total += 1
+        if len(self.rows) < LIST_CAP:
+            self.rows.append(row)
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.rows)
+
+
+class _Pseudonyms:
+    """Stable stand-ins for stakeholder handles and texts (``--redact``).
+
+    A random key per report keeps the pseudonyms from being reversed by hashing known
+    handles.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._key = secrets.token_bytes(16)
+
+    def who(self, value: str | None) -> str | None:
+        if value is None or not self.enabled:
+            return value
+        digest = hashlib.blake2s(value.encode("utf-8", "surrogatepass"), key=self._key)
+        return f"stakeholder-{digest.hexdigest()[:8]}"
+
+    def text(self, value: str | None) -> str | None:
+        if value is None or not self.enabled:
+            return value
+        return f"[redacted, {len(value)} characters]"
+
+    def subject(self, value: str | None) -> str | None:
+        if value is None or not self.enabled:
+            return value
+        digest = hashlib.blake2s(value.encode("utf-8", "surrogatepass"), key=self._key)
+        return f"conversation-{digest.hexdigest()[:8]}"
+
+
+@attrs.frozen(kw_only=True)
+class ReportData:
+    """Everything the page shows, computed in one pass over the findings."""
+
+    title: str
+    as_of: datetime
+    since: datetime | None
+    until: datetime | None
+    store: str | None
+    redacted: bool
+    commitments: list[dict[str, Any]]
+    weeks: list[str]
+    trend: dict[str, dict[str, dict[str, Any]]]
+    distributions: dict[str, list[dict[str, Any]]]
+    queue: list[dict[str, Any]]
+    queue_total: int
+    abandoned: list[dict[str, Any]]
+    orphaned: list[dict[str, Any]]
+    orphaned_total: int
+    waiting: list[dict[str, Any]]
+    drills: dict[str, _Drill]
+    charts: dict[str, str]
+
+
+def _finding_row(f: Finding, names: _Pseudonyms) -> dict[str, Any]:
+    return {
+        "status": str(f.status),
+        "commitment": f.commitment,
+        "subject": names.subject(f.subject) if f.subject_kind != "channel" else f.subject,
+        "platform": f.platform,
+        "started": _when(f.started_us),
+        "deadline": _when(f.deadline_us),
+        "elapsed": format_duration(f.elapsed_us / _US),
+        "message": f.message if not names.enabled else _redacted_message(f),
+    }
+
+
+def _redacted_message(f: Finding) -> str:
+    what = f.what or "reply"
+    return f"{f.status}: {what} clock ran {format_duration(f.elapsed_us / _US)}"
+
+
+def _when(us: int | None) -> str:
+    if us is None:
+        return ""
+    return format_datetime(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us))
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, int(share * len(ordered) + 0.999999) - 1))
+    return ordered[index]
+
+
+def build_report(
+    store: StorageBackend,
+    policy: Policy | Sequence[Commitment] | str | os.PathLike[str],
+    *,
+    as_of: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    redact: bool = False,
+    title: str = "Commitments report",
+) -> ReportData:
+    """Check ``policy`` on ``store`` as of ``as_of`` (default: ``until``, else now) and
+    gather what the HTML report shows.
+
+    ``since``/``until`` limit the findings counted to those whose clock started in the
+    window; the at-risk queue, abandoned channels and orphaned conversations are the
+    state as of ``as_of``.
+    """
+    if isinstance(policy, str | os.PathLike):
+        policy = load_policy(os.fspath(policy))
+    report: CheckReport = check(store, policy, as_of=as_of if as_of is not None else until)
+    names = _Pseudonyms(redact)
+    since_us = None if since is None else to_micros(since)
+    until_us = None if until is None else to_micros(until)
+    drills: dict[str, _Drill] = {}
+
+    def drill(title: str, *key: str) -> _Drill:
+        anchor = _anchor(*key)
+        found = drills.get(anchor)
+        if found is None:
+            found = drills[anchor] = _Drill(id=anchor, title=title)
+        return found
+
+    promises = {c.name: c for c in report.commitments}
+    counts: dict[str, dict[str, int]] = {
+        c.name: dict.fromkeys(map(str, STATUSES), 0) for c in report.commitments
+    }
+    trend: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    weeks: set[str] = set()
+    replies: dict[str, list[tuple[Finding, float]]] = defaultdict(list)
+    queue: list[Finding] = []
+    abandoned: list[Finding] = []
+    orphaned: list[Finding] = []
+    waiting: list[Finding] = []
+
+    for f in report.findings:
+        started = f.started_us
+        in_window = started is None or (
+            (since_us is None or started >= since_us) and (until_us is None or started < until_us)
+        )
+        status = str(f.status)
+        if f.status in (Status.PENDING, Status.AT_RISK):
+            queue.append(f)
+        if (
+            f.status is Status.BREACHED
+            and f.stopped_us is None
+            and _leaf(f).startswith("channel_activity")
+        ):
+            abandoned.append(f)  # silent right now, past the limit
+        if f.status is Status.BREACHED and _leaf(f).startswith("owner_assigned"):
+            orphaned.append(f)
+        if (
+            f.status in (Status.BREACHED, Status.AT_RISK, Status.PENDING)
+            and f.stopped_us is None
+            and (_leaf(f).startswith(_TURN_RULES) or f.what == "acknowledgement")
+        ):
+            waiting.append(f)  # a stakeholder still waiting for our answer
+        if not in_window:
+            continue
+        counts[f.commitment][status] += 1
+        drill(f"{f.commitment}: {status}", "status", f.commitment, status).add(
+            _finding_row(f, names)
+        )
+        if started is not None and f.status in (Status.MET, Status.BREACHED):
+            week = _week(started)
+            weeks.add(week)
+            cell = trend[f.commitment].setdefault(week, {"met": 0, "breached": 0})
+            cell[status] += 1
+            drill(f"{f.commitment}, week {week}", "week", f.commitment, week).add(
+                _finding_row(f, names)
+            )
+        if f.stopped_us is not None and _leaf(f).startswith(_TURN_RULES):
+            replies[f.commitment].append((f, f.elapsed_us / _US))
+
+    # -- response times by platform, channel and team member --------------------------
+    reply_ids = {
+        f.evidence[-1] for pairs in replies.values() for f, _ in pairs if len(f.evidence) > 1
+    }
+    author_of: dict[str, str] = {}
+    if reply_ids:
+        for message in store.iter_messages():
+            if message.id in reply_ids:
+                author_of[message.id] = message.author_id
+    team = {m.id: m for m in store.iter_team_members()}
+    handle_owner = {
+        handle: m.id for m in team.values() for handle in getattr(m, "handles", {}).values()
+    }
+    distributions: dict[str, list[dict[str, Any]]] = {}
+    for axis in ("platform", "channel", "team member"):
+        groups: dict[str, list[tuple[Finding, float]]] = defaultdict(list)
+        for pairs in replies.values():
+            for f, seconds in pairs:
+                if axis == "platform":
+                    key = f.platform or "(none)"
+                elif axis == "channel":
+                    key = f.channel or "(none)"
+                else:
+                    author = author_of.get(f.evidence[-1]) if len(f.evidence) > 1 else None
+                    key = handle_owner.get(author or "", author or "(unknown)")
+                groups[key].append((f, seconds))
+        rows = []
+        for key, pairs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:GROUP_CAP]:
+            values = [s for _, s in pairs]
+            d = drill(f"Response times, {axis} {key}", "rt", axis, key)
+            for f, _ in sorted(pairs, key=lambda p: -p[1]):
+                d.add(_finding_row(f, names))
+            rows.append(
+                {
+                    "group": key,
+                    "count": len(values),
+                    "median": format_duration(_percentile(values, 0.5)),
+                    "p90": format_duration(_percentile(values, 0.9)),
+                    "max": format_duration(max(values)),
+                    "seconds": values,
+                    "drill": d.id,
+                }
+            )
+        distributions[axis] = rows
+
+    # -- the lists -------------------------------------------------------------------
+    queue.sort(key=lambda f: (f.deadline_us if f.deadline_us is not None else 2**62, f.subject))
+    queue_rows = [
+        dict(_finding_row(f, names), left=_left(f, report.as_of)) for f in queue[:LIST_CAP]
+    ]
+    abandoned_rows = _abandoned_rows(store, abandoned, names)
+    orphaned.sort(key=lambda f: (f.started_us or 0, f.subject))
+    orphaned_rows = _orphaned_rows(store, orphaned[:LIST_CAP], names)
+    longest: dict[tuple[str | None, str | None], Finding] = {}
+    for f in waiting:  # one row per conversation: its longest wait
+        where = (f.platform, f.conversation)
+        if where not in longest or f.elapsed_us > longest[where].elapsed_us:
+            longest[where] = f
+    ranked = sorted(longest.values(), key=lambda f: (-f.elapsed_us, f.subject))
+    waiting_rows = _waiting_rows(store, ranked[: LIST_CAP // 2], names)
+
+    commitment_rows = []
+    for name, status_counts in counts.items():
+        summary = promises[name]
+        met, breached = status_counts["met"], status_counts["breached"]
+        commitment_rows.append(
+            {
+                "name": name,
+                "promise": summary.promise,
+                "severity": summary.severity,
+                "rule": summary.rule,
+                "counts": status_counts,
+                "drills": {s: _anchor("status", name, s) for s in status_counts},
+                "compliance": None if met + breached == 0 else met / (met + breached),
+            }
+        )
+    ordered_weeks = sorted(weeks)
+    trend_out = {
+        name: {
+            week: dict(
+                cell,
+                compliance=cell["met"] / (cell["met"] + cell["breached"]),
+                drill=_anchor("week", name, week),
+            )
+            for week, cell in per_week.items()
+        }
+        for name, per_week in trend.items()
+    }
+    data = ReportData(
+        title=title,
+        as_of=report.as_of,
+        since=since,
+        until=until,
+        store=report.store,
+        redacted=redact,
+        commitments=commitment_rows,
+        weeks=ordered_weeks,
+        trend=trend_out,
+        distributions=distributions,
+        queue=queue_rows,
+        queue_total=len(queue),
+        abandoned=abandoned_rows,
+        orphaned=orphaned_rows,
+        orphaned_total=len(orphaned),
+        waiting=waiting_rows,
+        drills=drills,
+        charts={},
+    )
+    return attrs.evolve(data, charts=_charts(data))
+
+
+def _left(f: Finding, as_of: datetime) -> str:
+    if f.deadline_us is None:
+        return ""
+    left = f.deadline_us - to_micros(as_of)
+    return ("overdue " if left < 0 else "") + format_duration(abs(left) / _US)
+
+
+def _abandoned_rows(
+    store: StorageBackend, findings: Sequence[Finding], names: _Pseudonyms
+) -> list[dict[str, Any]]:
+    last_ids = {f.evidence[-1] for f in findings if f.evidence}
+    last: dict[str, Any] = {}
+    if last_ids:
+        for message in store.iter_messages():
+            if message.id in last_ids:
+                last[message.id] = message
+    rows = []
+    for f in sorted(findings, key=lambda f: -f.elapsed_us)[:LIST_CAP]:
+        post = last.get(f.evidence[-1]) if f.evidence else None
+        rows.append(
+            {
+                "channel": f.channel or f.subject,
+                "platform": f.platform,
+                "silent_for": format_duration(f.elapsed_us / _US),
+                "last_post_at": "" if post is None else format_datetime(post.sent_at),
+                "last_post": "" if post is None else post.text,
+                "message": f.message,
+            }
+        )
+    return rows
+
+
+def _conversation(store: StorageBackend, f: Finding) -> Any:
+    if f.platform is None or f.conversation is None:
+        return None
+    return store.get_conversation(f.platform, f.conversation)
+
+
+def _orphaned_rows(
+    store: StorageBackend, findings: Sequence[Finding], names: _Pseudonyms
+) -> list[dict[str, Any]]:
+    rows = []
+    for f in findings:
+        conversation = _conversation(store, f)
+        rows.append(
+            {
+                "conversation": names.subject(f.conversation),
+                "platform": f.platform,
+                "owner": None if conversation is None else conversation.owner_id,
+                "status": None if conversation is None else str(conversation.status),
+                "message": f.message if not names.enabled else "owner missing or departed",
+            }
+        )
+    return rows
+
+
+def _waiting_rows(
+    store: StorageBackend, findings: Sequence[Finding], names: _Pseudonyms
+) -> list[dict[str, Any]]:
+    rows = []
+    for f in findings:
+        conversation = _conversation(store, f)
+        last = (
+            conversation.messages[-1]
+            if conversation is not None and conversation.messages
+            else None
+        )
+        rows.append(
+            {
+                "stakeholder": names.who(
+                    None if conversation is None else conversation.stakeholder_id
+                ),
+                "conversation": names.subject(f.conversation),
+                "platform": f.platform,
+                "waiting": format_duration(f.elapsed_us / _US),
+                "commitment": f.commitment,
+                "status": str(f.status),
+                "last_message": None if last is None else names.text(last.text),
+            }
+        )
+    return rows
+
+
+# -- charts --------------------------------------------------------------------------
+
+
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _label(value: object) -> str:
+    """A chart label: printable, short, and unable to close an SVG comment or open a
+    tag (matplotlib writes each text into a comment beside its glyphs)."""
+    text = "".join(ch for ch in str(value) if ch.isprintable())[:40]
+    return (
+        text.replace("<", "\u2039").replace(">", "\u203a").replace("&", "+").replace("--", "\u2013")
+    )
+
+
+def _svg(figure: Any) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    text = buffer.getvalue()
+    # The inline <svg> element only (no XML prolog or DOCTYPE inside HTML), without the
+    # comments matplotlib writes.
+    return _COMMENT.sub("", text[text.index("<svg") :])
+
+
+def _charts(data: ReportData) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("svg", force=False)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "convokit", "font.size": 9, "svg.fonttype": "path"})
+    charts: dict[str, str] = {}
+    if data.weeks:
+        figure, axes = plt.subplots(figsize=(8, 3.2))
+        for name, per_week in data.trend.items():
+            xs = [i for i, w in enumerate(data.weeks) if w in per_week]
+            ys = [per_week[data.weeks[i]]["compliance"] * 100 for i in xs]
+            axes.plot(xs, ys, marker="o", markersize=3, label=_label(name))
+        axes.set_xticks(range(len(data.weeks)), data.weeks, rotation=45, ha="right")
+        axes.set_ylabel("kept (%)")
+        axes.set_ylim(0, 105)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7, loc="lower left")
+        charts["trend"] = _svg(figure)
+    for axis, rows in data.distributions.items():
+        if not rows:
+            continue
+        figure, axes = plt.subplots(figsize=(8, 0.45 * len(rows) + 1))
+        hours = [[s / 3600 for s in row["seconds"]] for row in rows]
+        axes.boxplot(hours, orientation="horizontal", showfliers=False)
+        axes.set_yticks(range(1, len(rows) + 1), [_label(row["group"]) for row in rows])
+        axes.set_xlabel("hours to reply (business time on the commitment's calendar)")
+        axes.grid(alpha=0.3, axis="x")
+        charts[axis] = _svg(figure)
+    return charts
+
+
+# -- rendering -----------------------------------------------------------------------
+
+
+def render_html(data: ReportData, stream: IO[str]) -> None:
+    """Write the page for ``data`` to ``stream``."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("convokit_core._report", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["pct"] = lambda v: "—" if v is None else f"{v:.1%}"
+    environment.filters["when"] = lambda v: "" if v is None else format_datetime(v)
+    template = environment.get_template("report.html.j2")
+    page = template.render(
+        data=data,
+        statuses=[str(s) for s in STATUSES],
+        failing=[str(s) for s in _FAILING],
+        charts={k: _Markup(v) for k, v in data.charts.items()},
+        cap=LIST_CAP,
+    )
+    stream.write(page)
+
+
+def _Markup(svg: str) -> Any:
+    """Chart SVG from matplotlib is trusted markup: it is drawn from numbers and the
+    group labels, which matplotlib escapes itself."""
+    import markupsafe
+
+    return markupsafe.Markup(svg)
+
+
+def write_html_report(
+    store: StorageBackend,
+    policy: Policy | Sequence[Commitment] | str | os.PathLike[str],
+    stream: TextIO,
+    **options: Any,
+) -> ReportData:
+    """:func:`build_report` then :func:`render_html`; returns the data shown."""
+    data = build_report(store, policy, **options)
+    render_html(data, stream)
+    return data
