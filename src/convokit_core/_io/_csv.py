@@ -33,7 +33,8 @@ import attrs
 
 from .._config import did_you_mean, find_line, read_toml
 from .._errors import ConfigError, InvalidRecord
-from .._timeutil import format_datetime
+from .._limits import show
+from .._timeutil import check_timestamp, format_datetime
 from ..protocols import StorageBackend
 from ._importer import ImportResult, import_records
 from ._records import FIELDS
@@ -66,7 +67,9 @@ class FieldSpec:
         if self.values is not None:
             if raw not in self.values:
                 allowed = ", ".join(repr(v) for v in self.values)
-                raise InvalidRecord(f"expected one of {allowed}; found {raw!r}", field=self.column)
+                raise InvalidRecord(
+                    f"expected one of {allowed}; found {show(raw)}", field=self.column
+                )
             return self.values[raw]
         if self.integer_id:
             match = _INTEGER_ID.match(raw)
@@ -76,15 +79,18 @@ class FieldSpec:
                 parsed = datetime.strptime(raw, self.format)
             except ValueError:
                 raise InvalidRecord(
-                    f"expected a timestamp in format {self.format!r}; found {raw!r}",
+                    f"expected a timestamp in format {self.format!r}; found {show(raw)}",
                     field=self.column,
                 ) from None
             if parsed.tzinfo is None:
                 raise InvalidRecord(
-                    f"timestamp {raw!r} has no offset; add %z to the mapping's format",
+                    f"timestamp {show(raw)} has no offset; add %z to the mapping's format",
                     field=self.column,
                 )
-            return format_datetime(parsed)
+            try:
+                return format_datetime(check_timestamp(parsed))
+            except ValueError as exc:
+                raise InvalidRecord(str(exc), field=self.column) from None
         if self.split is not None:
             return [part.strip() for part in raw.split(self.split) if part.strip()]
         return raw
@@ -209,6 +215,9 @@ def read_csv(
         return
     except csv.Error as exc:
         raise ConfigError(f"{source}, line 1: cannot read the CSV header: {exc}") from exc
+    bad = _undecodable(header)
+    if bad is not None:
+        raise ConfigError(f"{source}, line 1: cannot read the CSV header: {bad}")
     missing = sorted(mapping.columns() - set(header))
     if missing:
         names = ", ".join(map(repr, missing))
@@ -234,10 +243,31 @@ def read_csv(
         if len(row) != width:
             yield start, InvalidRecord(f"expected {width} columns, found {len(row)}")
             continue
+        bad = _undecodable(row)
+        if bad is not None:
+            column = next(h for h, cell in zip(header, row, strict=True) if _undecodable([cell]))
+            yield start, InvalidRecord(bad, field=column)
+            continue
         try:
             yield start, mapping.to_record(dict(zip(header, row, strict=True)))
         except InvalidRecord as exc:
             yield start, exc
+
+
+def _undecodable(cells: list[str]) -> str | None:
+    """Why ``cells`` are not valid text, or ``None``: a lone surrogate is an undecodable
+    byte (the CLI reads with ``errors="surrogateescape"``)."""
+    joined = "".join(cells)
+    if joined.isascii():
+        return None
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(joined[exc.start])
+        if 0xDC80 <= char <= 0xDCFF:
+            return f"not UTF-8 text: invalid byte 0x{char - 0xDC00:02X}"
+        return f"not valid Unicode text: lone surrogate U+{char:04X}"
+    return None
 
 
 def import_csv(
