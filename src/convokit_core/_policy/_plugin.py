@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .._errors import ConfigError
-from .._timeutil import parse_datetime
+from .._timeutil import parse_timestamp
 from ..hookspecs import hookimpl
 from ._classifiers import KeywordClassifier
 from ._findings import STATUSES
@@ -120,7 +120,7 @@ def register_commands(cli: click.Group) -> None:
         as_of_dt = None
         if as_of is not None:
             try:
-                as_of_dt = parse_datetime(as_of)
+                as_of_dt = parse_timestamp(as_of)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--as-of") from None
         if policy_path is not None:

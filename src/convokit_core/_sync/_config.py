@@ -36,7 +36,7 @@ from convokit_core._config import Config, did_you_mean, key_error, unknown_keys_
 from convokit_core._errors import ConfigError
 from convokit_core._model import TeamMember
 from convokit_core._plugins import PluginManager
-from convokit_core._timeutil import parse_datetime
+from convokit_core._timeutil import check_timestamp, parse_timestamp
 
 __all__ = [
     "SourceSpec",
@@ -225,7 +225,10 @@ def _moment(value: Any, where: str) -> datetime | None:
                 f"{where}: expected a timestamp with a timezone (add Z or an offset), "
                 f"found {value.isoformat()}"
             )
-        return value
+        try:
+            return check_timestamp(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if isinstance(value, date):
         raise ConfigError(
             f"{where}: expected a timestamp with a timezone like 2024-01-01T00:00:00Z, "
@@ -233,7 +236,7 @@ def _moment(value: Any, where: str) -> datetime | None:
         )
     if isinstance(value, str):
         try:
-            return parse_datetime(value)
+            return parse_timestamp(value)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     raise key_error(where, value, "a timestamp like 2024-01-01T00:00:00Z")
