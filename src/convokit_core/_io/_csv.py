@@ -181,8 +181,11 @@ def parse_mapping(
         if fmt is not None and not isinstance(fmt, str):
             raise ConfigError(f"{where(key + '.format')}: expected a strptime format string")
         split = raw.get("split")
-        if split is not None and not isinstance(split, str):
-            raise ConfigError(f"{where(key + '.split')}: expected a separator string")
+        if split is not None and (not isinstance(split, str) or not split):
+            raise ConfigError(
+                f"{where(key + '.split')}: expected a non-empty separator string, "
+                f"found {show(split)}"
+            )
         integer_id = raw.get("integer_id", False)
         if not isinstance(integer_id, bool):
             raise ConfigError(f"{where(key + '.integer_id')}: expected true or false")
