@@ -36,7 +36,7 @@ from convokit_core._sync import _engine
 from convokit_core.hookspecs import hookimpl
 
 FUZZ = settings(
-    max_examples=200,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,

@@ -165,9 +165,10 @@ def test_a_strict_text_stream_that_fails_to_decode_names_the_line() -> None:
     data = (json.dumps(GOOD) + "\n").encode() + b"\xff\n"
     stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
     with open_store("memory:") as store, pytest.raises(InputError) as caught:
-        import_jsonl(store, stream, skip_invalid=True)
-    assert "line 2" in str(caught.value) or "line 1" in str(caught.value)
-    assert "not UTF-8" in str(caught.value)
+        import_jsonl(store, stream, source="in.jsonl", skip_invalid=True)
+    assert "in.jsonl, line 1: not UTF-8 text (invalid start byte) at or after this line" in str(
+        caught.value
+    )
 
 
 def test_the_api_raises_input_error_for_limits_on_every_backend() -> None:
@@ -291,3 +292,17 @@ def test_a_hostile_mapping_file_is_a_config_error(tmp_path: Path, store: str, ma
     result = invoke(args)
     assert result.exit_code == 2
     assert "Error:" in result.output
+
+
+def test_a_strict_csv_text_stream_that_fails_to_decode_names_the_line() -> None:
+    from convokit_core._io._csv import import_csv, parse_mapping
+
+    mapping = parse_mapping({"platform": "web", "fields": {"id": "id", "author": "who",
+                             "direction": {"value": "inbound"}, "sent_at": "when",
+                             "conversation": "id"}})  # fmt: skip
+    data = b"id,who,when\nr1,ana,2024-03-01T09:00:00Z\nr2,\xff,2024-03-01T09:00:00Z\n"
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+    with open_store("memory:") as store, pytest.raises(InputError) as caught:
+        import_csv(store, stream, mapping, source="in.csv", skip_invalid=True)
+    assert "in.csv, line 1: not UTF-8 text (invalid start byte) at or after" in str(caught.value)
+    assert list(store.iter_messages()) == []

@@ -32,7 +32,7 @@ from typing import Any
 import attrs
 
 from .._config import did_you_mean, find_line, read_toml
-from .._errors import ConfigError, InvalidRecord
+from .._errors import ConfigError, InputError, InvalidRecord
 from .._limits import show
 from .._timeutil import check_timestamp, format_datetime
 from ..protocols import StorageBackend
@@ -216,6 +216,8 @@ def read_csv(
         header = next(reader)
     except StopIteration:
         return
+    except UnicodeDecodeError as exc:
+        raise _undecodable_stream(exc, source, 1) from None
     except csv.Error as exc:
         raise ConfigError(f"{source}, line 1: cannot read the CSV header: {exc}") from exc
     bad = _undecodable(header)
@@ -236,6 +238,8 @@ def read_csv(
             row = next(reader)
         except StopIteration:
             return
+        except UnicodeDecodeError as exc:  # a strictly decoding text stream
+            raise _undecodable_stream(exc, source, start) from None
         except csv.Error as exc:
             yield start, InvalidRecord(f"malformed CSV: {exc}")
             previous_end = reader.line_num
@@ -255,6 +259,21 @@ def read_csv(
             yield start, mapping.to_record(dict(zip(header, row, strict=True)))
         except InvalidRecord as exc:
             yield start, exc
+
+
+def _undecodable_stream(exc: UnicodeDecodeError, source: str, line: int) -> InputError:
+    """A text stream opened with strict errors broke while reading: nothing after it can
+    be read (a text stream decodes ahead of the reader, so the line is a lower bound)."""
+    return InputError(
+        [
+            InvalidRecord(
+                f"not UTF-8 text ({exc.reason}) at or after this line; the rest cannot be "
+                "read (open the input with errors='surrogateescape' to skip bad rows)",
+                source=source,
+                line=line,
+            )
+        ]
+    )
 
 
 def _undecodable(cells: list[str]) -> str | None:

@@ -14,7 +14,9 @@ from ._records import Record, dump_record
 __all__ = ["export_jsonl", "import_jsonl", "iter_export", "read_jsonl"]
 
 
-def read_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
+def read_jsonl(
+    lines: Iterable[str | bytes], *, source: str | None = None
+) -> Iterator[tuple[int, Any]]:
     """``(line number, decoded object)`` for every non-blank line.
 
     A line that cannot be decoded yields an :class:`InvalidRecord` in place of the
@@ -38,8 +40,10 @@ def read_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
             raise InputError(
                 [
                     InvalidRecord(
-                        f"not UTF-8 text ({exc.reason}); the rest of the stream cannot be "
-                        "read (open it in binary mode to skip such lines)",
+                        f"not UTF-8 text ({exc.reason}) at or after this line; the rest "
+                        "cannot be read (open the input in binary mode, or with "
+                        "errors='surrogateescape', to skip bad lines)",
+                        source=source,
                         line=number + 1,
                     )
                 ]
@@ -108,7 +112,9 @@ def import_jsonl(
     All or nothing unless ``skip_invalid`` (see :func:`import_records`). Returns what
     was written and what was skipped.
     """
-    return import_records(store, read_jsonl(stream), source=source, skip_invalid=skip_invalid)
+    return import_records(
+        store, read_jsonl(stream, source=source), source=source, skip_invalid=skip_invalid
+    )
 
 
 def iter_export(store: StorageBackend) -> Iterator[Record]:
