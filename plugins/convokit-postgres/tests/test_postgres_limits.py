@@ -11,6 +11,8 @@ import string
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convokit_core import Batch, InputError, Message, StorageError, open_store
 from convokit_core._io._jsonl import export_jsonl, import_jsonl
@@ -111,3 +113,46 @@ def test_postgres_itself_rejects_what_the_limits_keep_out(pg_url: str) -> None:
                 direction="inbound", sent_at=datetime(2024, 3, 1, tzinfo=UTC), text="a\x00b",
             )]))  # fmt: skip
         assert list(store.iter_messages()) == []
+
+
+_any_text = st.text(
+    alphabet=st.characters(blacklist_categories=()),  # includes NUL and lone surrogates
+    max_size=12,
+)
+_id_text = st.one_of(
+    _any_text.filter(bool),
+    st.integers(min_value=1, max_value=1200).map(lambda n: "x" * n),
+)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {"id": _id_text, "platform": _id_text, "conversation": _id_text, "author": _id_text},
+            optional={"text": _any_text, "tags": st.lists(_any_text, max_size=2), "url": _any_text},
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_fuzz_postgres_never_sees_a_value_it_rejects(
+    pg_url: str, rows: list[dict[str, object]]
+) -> None:
+    lines = [
+        json.dumps({**row, "direction": "inbound", "sent_at": "2024-03-01T09:00:00Z"})
+        for row in rows
+    ]
+    with open_store(pg_url) as store:
+        result = import_jsonl(
+            store, io.StringIO("\n".join(lines) + "\n"), source="f.jsonl", skip_invalid=True
+        )  # never a StorageError: what PostgreSQL rejects never gets past the core
+        assert all(error.line is not None for error in result.skipped)
+        assert result.counts["message"] + len(result.skipped) == len(rows)
+        store.write(Batch())  # the store still works after the import
