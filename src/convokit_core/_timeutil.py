@@ -33,7 +33,8 @@ MAX_DURATION = timedelta(weeks=520)
 
 
 def require_aware(value: datetime, what: str = "datetime") -> datetime:
-    """Return ``value`` converted to UTC; raise ``ValueError`` if it is naive."""
+    """Return ``value`` converted to UTC; raise ``ValueError`` if it is naive, or if its
+    UTC equivalent is outside the ``datetime`` range (``0001-01-01T00:00:00+01:00``)."""
     if not isinstance(value, datetime):
         raise TypeError(f"{what} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:

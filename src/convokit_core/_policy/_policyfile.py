@@ -196,7 +196,8 @@ def load_policy(path: str | Path, **kwargs: Any) -> Policy:
             f"most {MAX_RULE_DEPTH} levels deep"
         ) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer over 4,300 digits
-        raise PolicyError(f"{path}: invalid TOML: {exc}") from None
+        reason = str(exc).split("; use sys.set_int_max_str_digits")[0]
+        raise PolicyError(f"{path}: invalid TOML: {reason}") from None
     return parse_policy(data, name=str(path), text=text, **kwargs)
 
 
