@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from ._limits import show
 from ._timeutil import require_aware, to_micros
 
 __all__ = ["ALWAYS_OPEN", "Calendar", "TimeSlot", "parse_hours"]
@@ -76,18 +77,18 @@ class TimeSlot:
     def parse(cls, text: str) -> TimeSlot:
         """Parse ``"09:00-12:30"``; raise ``ValueError`` saying what was expected."""
         if not isinstance(text, str):
-            raise ValueError(f"expected a time slot like '09:00-17:00', found {text!r}")
+            raise ValueError(f"expected a time slot like '09:00-17:00', found {show(text)}")
         match = _SLOT.match(text)
         if not match:
-            raise ValueError(f"expected a time slot like '09:00-17:00', found {text!r}")
+            raise ValueError(f"expected a time slot like '09:00-17:00', found {show(text)}")
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
-            raise ValueError(f"expected a time slot like '09:00-17:00', found {text!r}")
+            raise ValueError(f"expected a time slot like '09:00-17:00', found {show(text)}")
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if end <= start:
             raise ValueError(
                 f"expected a time slot whose end is after its start (e.g. '09:00-17:00'), "
-                f"found {text!r}"
+                f"found {show(text)}"
             )
         return cls(start=start, end=end)
 
@@ -141,7 +142,7 @@ def parse_hours(
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, Sequence):
             raise ValueError(
-                f"{key}: expected a list of time slots like ['09:00-17:00'], found {value!r}"
+                f"{key}: expected a list of time slots like ['09:00-17:00'], found {show(value)}"
             )
         slots = []
         for raw in values:
@@ -179,27 +180,27 @@ def _convert_tz(value: str | tzinfo) -> tzinfo:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"expected an IANA timezone like 'America/New_York' or 'UTC', found {value!r}"
+                f"expected an IANA timezone like 'America/New_York' or 'UTC', found {show(value)}"
             ) from None
     if isinstance(value, tzinfo):
         return value
-    raise ValueError(f"expected an IANA timezone name, found {value!r}")
+    raise ValueError(f"expected an IANA timezone name, found {show(value)}")
 
 
 def _convert_dates(value: Iterable[date | str]) -> frozenset[date]:
     out = set()
     for item in value:
         if isinstance(item, datetime):
-            raise ValueError(f"expected a date like 2024-12-24, found the datetime {item!r}")
+            raise ValueError(f"expected a date like 2024-12-24, found the datetime {show(item)}")
         if isinstance(item, date):
             out.add(item)
         elif isinstance(item, str):
             try:
                 out.add(date.fromisoformat(item))
             except ValueError:
-                raise ValueError(f"expected a date like '2024-12-24', found {item!r}") from None
+                raise ValueError(f"expected a date like '2024-12-24', found {show(item)}") from None
         else:
-            raise ValueError(f"expected a date like '2024-12-24', found {item!r}")
+            raise ValueError(f"expected a date like '2024-12-24', found {show(item)}")
     return frozenset(out)
 
 

@@ -321,3 +321,18 @@ def test_an_extreme_team_active_from_is_a_config_error(moment: str) -> None:
         load_team(load_config(path))
     assert str(caught.value).startswith(f"{path}:3 (team[0].active_from): ")
     assert "range" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'rule = "' + "x" * 5000 + '"',
+        'rule = "first_reply"\nwithin = "' + "9" * 5000 + 'w"',
+        'rule = "first_reply"\nwithin = "1h"\ncalendar = "' + "c" * 5000 + '"',
+        'rule = "first_reply"\nwithin = [' + ", ".join(['"x"'] * 2000) + "]",
+    ],
+)
+def test_errors_about_huge_values_stay_short(line: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(write(f'[[commitment]]\nname = "a"\n{line}\n'))
+    assert len(str(caught.value)) < 600

@@ -20,6 +20,7 @@ import attrs
 from .._calendars import ALWAYS_OPEN, Calendar, parse_hours
 from .._config import Config, did_you_mean, find_line
 from .._errors import ConfigError
+from .._limits import show
 from .._timeutil import parse_duration
 from ._evaluate import SEVERITIES, Commitment
 from ._facts import DEFAULT_COUNTING, CountingPolicy
@@ -115,13 +116,13 @@ class _Locator:
         return PolicyError(f"{self.where(path)}: {message}")
 
     def expected(self, path: str, expected: str, found: object) -> PolicyError:
-        return self.error(path, f"expected {expected}, found {found!r}")
+        return self.error(path, f"expected {expected}, found {show(found)}")
 
     def unknown_key(self, path: str, key: str, allowed: Sequence[str]) -> PolicyError:
         allowed = sorted(set(allowed))
         return self.error(
             f"{path}.{key}" if path else key,
-            f"unknown key {key!r}{did_you_mean(key, allowed)} (expected one of: "
+            f"unknown key {show(key)}{did_you_mean(key, allowed)} (expected one of: "
             f"{', '.join(allowed)})",
         )
 
@@ -165,7 +166,7 @@ def parse_policy(
         if c.name in seen:
             raise loc.error(
                 f"commitment[{i}].name",
-                f"commitment name {c.name!r} is already used by commitment[{seen[c.name]}]; "
+                f"commitment name {show(c.name)} is already used by commitment[{seen[c.name]}]; "
                 "expected unique names",
             )
         seen[c.name] = i
@@ -317,7 +318,7 @@ def _commitment(
             defined = ", ".join(sorted(calendars)) or "none"
             raise loc.error(
                 f"{path}.calendar",
-                f"unknown calendar {cal!r}{did_you_mean(cal, calendars)} (defined: {defined})",
+                f"unknown calendar {show(cal)}{did_you_mean(cal, calendars)} (defined: {defined})",
             )
         calendar = calendars[cal]
     severity = table.get("severity", "error")
@@ -430,7 +431,8 @@ def _rule(
             known = ", ".join(sorted(factories))
             raise loc.error(
                 f"{path}.rule",
-                f"unknown rule {rname!r}{did_you_mean(rname, factories)} (known rules: {known})",
+                f"unknown rule {show(rname)}{did_you_mean(rname, factories)} "
+                f"(known rules: {known})",
             )
         params = {k: v for k, v in table.items() if k not in _RULE_KEYS}
         names, var_kw = _params_of(factory)
