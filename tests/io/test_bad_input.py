@@ -306,3 +306,17 @@ def test_a_strict_csv_text_stream_that_fails_to_decode_names_the_line() -> None:
         import_csv(store, stream, mapping, source="in.csv", skip_invalid=True)
     assert "in.csv, line 1: not UTF-8 text (invalid start byte) at or after" in str(caught.value)
     assert list(store.iter_messages()) == []
+
+
+def test_a_hostile_csv_header_is_shown_escaped_and_short(tmp_path: Path, store: str) -> None:
+    (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
+    path = tmp_path / "in.csv"
+    columns = [b"\x1b]0;owned\x07", "\u202e".encode()] + [b"c%d" % i for i in range(500)]
+    path.write_bytes(b",".join(columns) + b"\n")
+    args = ["--store", store, "import", str(path), "--mapping", str(tmp_path / "map.toml")]
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output
+    assert "\u202e" not in result.output
+    assert "\\x1b]0;owned\\x07" in result.output
+    assert "(502 columns)" in result.output

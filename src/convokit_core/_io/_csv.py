@@ -228,7 +228,7 @@ def read_csv(
         names = ", ".join(map(repr, missing))
         raise ConfigError(
             f"{source}: the mapping {mapping.source} names column(s) {names}"
-            f" that the CSV header does not have (header: {', '.join(header)})"
+            f" that the CSV header does not have (header: {_shown_header(header)})"
         )
     width = len(header)
     previous_end = reader.line_num
@@ -259,6 +259,16 @@ def read_csv(
             yield start, mapping.to_record(dict(zip(header, row, strict=True)))
         except InvalidRecord as exc:
             yield start, exc
+
+
+def _shown_header(header: list[str], most: int = 20) -> str:
+    """The header's column names for a message: printable, at most ``most`` of them."""
+    names = []
+    for name in header[:most]:
+        text = show(name)  # a quoted repr; drop the quotes
+        names.append(text[1:-1] if text[:1] in ("'", '"') and text[-1:] == text[:1] else text)
+    more = f", … ({len(header)} columns)" if len(header) > most else ""
+    return ", ".join(names) + more
 
 
 def _undecodable_stream(exc: UnicodeDecodeError, source: str, line: int) -> InputError:
