@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from ._limits import show
 from ._timeutil import require_aware, to_micros
 
 __all__ = ["ALWAYS_OPEN", "Calendar", "TimeSlot", "parse_hours"]
@@ -38,6 +39,15 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLOT = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 #: A search for a deadline gives up after this many days without enough open time.
 _MAX_SEARCH_DAYS = 366 * 20
+#: Days a calendar computes intervals for: all but the first and last day a ``date``
+#: can hold, so that a local day's neighbours and offsets never leave the range.
+_FIRST_ORDINAL = date.min.toordinal() + 2
+_LAST_ORDINAL = date.max.toordinal() - 2
+#: Instants (microseconds since the epoch) that a ``datetime`` can represent.
+_MIN_US = to_micros(datetime.min.replace(tzinfo=UTC))
+_MAX_US = to_micros(datetime.max.replace(tzinfo=UTC))
+#: Public holidays a year assumed by :meth:`Calendar.guaranteed_open_us`.
+HOLIDAYS_PER_YEAR = 30
 
 
 @attrs.frozen(kw_only=True, order=True)
@@ -67,18 +77,18 @@ class TimeSlot:
     def parse(cls, text: str) -> TimeSlot:
         """Parse ``"09:00-12:30"``; raise ``ValueError`` saying what was expected."""
         if not isinstance(text, str):
-            raise ValueError(f"expected a time slot like '09:00-17:00', found {text!r}")
+            raise ValueError(f"expected a time slot like '09:00-17:00', found {show(text)}")
         match = _SLOT.match(text)
         if not match:
-            raise ValueError(f"expected a time slot like '09:00-17:00', found {text!r}")
+            raise ValueError(f"expected a time slot like '09:00-17:00', found {show(text)}")
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
-            raise ValueError(f"expected a time slot like '09:00-17:00', found {text!r}")
+            raise ValueError(f"expected a time slot like '09:00-17:00', found {show(text)}")
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if end <= start:
             raise ValueError(
                 f"expected a time slot whose end is after its start (e.g. '09:00-17:00'), "
-                f"found {text!r}"
+                f"found {show(text)}"
             )
         return cls(start=start, end=end)
 
@@ -132,7 +142,7 @@ def parse_hours(
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, Sequence):
             raise ValueError(
-                f"{key}: expected a list of time slots like ['09:00-17:00'], found {value!r}"
+                f"{key}: expected a list of time slots like ['09:00-17:00'], found {show(value)}"
             )
         slots = []
         for raw in values:
@@ -170,27 +180,27 @@ def _convert_tz(value: str | tzinfo) -> tzinfo:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"expected an IANA timezone like 'America/New_York' or 'UTC', found {value!r}"
+                f"expected an IANA timezone like 'America/New_York' or 'UTC', found {show(value)}"
             ) from None
     if isinstance(value, tzinfo):
         return value
-    raise ValueError(f"expected an IANA timezone name, found {value!r}")
+    raise ValueError(f"expected an IANA timezone name, found {show(value)}")
 
 
 def _convert_dates(value: Iterable[date | str]) -> frozenset[date]:
     out = set()
     for item in value:
         if isinstance(item, datetime):
-            raise ValueError(f"expected a date like 2024-12-24, found the datetime {item!r}")
+            raise ValueError(f"expected a date like 2024-12-24, found the datetime {show(item)}")
         if isinstance(item, date):
             out.add(item)
         elif isinstance(item, str):
             try:
                 out.add(date.fromisoformat(item))
             except ValueError:
-                raise ValueError(f"expected a date like '2024-12-24', found {item!r}") from None
+                raise ValueError(f"expected a date like '2024-12-24', found {show(item)}") from None
         else:
-            raise ValueError(f"expected a date like '2024-12-24', found {item!r}")
+            raise ValueError(f"expected a date like '2024-12-24', found {show(item)}")
     return frozenset(out)
 
 
@@ -267,9 +277,9 @@ class Calendar:
         us = to_micros(require_aware(at, "at"))
         if self.always_open:
             return True
-        local = require_aware(at).astimezone(self.timezone)
-        for day in (local.date() - timedelta(days=1), local.date(), local.date() + timedelta(1)):
-            for a, b in self._day_intervals(day):
+        ordinal = self._local_date(us).toordinal()
+        for day in range(max(ordinal - 1, _FIRST_ORDINAL), min(ordinal + 1, _LAST_ORDINAL) + 1):
+            for a, b in self._day_intervals_ord(day):
                 if a <= us < b:
                     return True
         return False
@@ -282,11 +292,42 @@ class Calendar:
         return timedelta(microseconds=us)
 
     def deadline(self, start: datetime, duration: timedelta) -> datetime:
-        """The earliest instant at which ``duration`` of open time has run since ``start``."""
+        """The earliest instant at which ``duration`` of open time has run since ``start``.
+
+        Raises ``ValueError`` when the calendar is not open long enough within
+        ``_MAX_SEARCH_DAYS`` days (about 20 years) of ``start``, or before the last
+        instant a ``datetime`` can hold.
+        """
         if duration < timedelta(0):
             raise ValueError(f"duration must not be negative, found {duration}")
         us = self.deadline_us(to_micros(require_aware(start, "start")), _td_micros(duration))
+        if us is None:
+            raise ValueError(
+                f"calendar {self.name!r} is not open long enough within {_MAX_SEARCH_DAYS} "
+                f"days to cover the duration"
+            )
         return _EPOCH + timedelta(microseconds=us)
+
+    def guaranteed_open_us(self) -> int | None:
+        """A lower bound of the open time in any deadline search window (microseconds),
+        or ``None`` for a calendar that is always open (no bound needed).
+
+        Counts the whole weeks of the window at the weekly opening hours, less an hour
+        twice a year for daylight-saving changes, less the longest opening day for every
+        explicit closed date and for :data:`HOLIDAYS_PER_YEAR` holidays a year. A policy
+        duration above it cannot be promised on this calendar (the policy loader says so).
+        """
+        if self.always_open:
+            return None
+        week = self.hours if self.hours is not None else ((TimeSlot(start=0, end=1440),),) * 7
+        day_us = [sum(slot.end - slot.start for slot in day) * 60 * _US for day in week]
+        days = _MAX_SEARCH_DAYS - 2  # the search starts on the local day before
+        years = days // 365 + 1
+        closed = len(self.closed_dates)
+        if self._holidays is not None:
+            closed += HOLIDAYS_PER_YEAR * years
+        total = (days // 7) * sum(day_us) - 2 * years * 3600 * _US - closed * max(day_us)
+        return max(total, 0)
 
     # -- integer-microsecond versions (used in the evaluator's hot path) --------------
 
@@ -306,24 +347,24 @@ class Calendar:
                 total += hi - lo
         return total
 
-    def deadline_us(self, start: int, duration: int) -> int:
-        """:meth:`deadline` on microseconds since the epoch."""
+    def deadline_us(self, start: int, duration: int) -> int | None:
+        """:meth:`deadline` on microseconds since the epoch; ``None`` where
+        :meth:`deadline` raises (not open long enough, or past the ``datetime`` range)."""
         if duration <= 0:
             return start
         if self.always_open:
-            return start + duration
+            end = start + duration
+            return end if end <= _MAX_US else None
         remaining = duration
         for a, b in self._intervals_from(start):
             lo = a if a > start else start
             if b <= lo:
                 continue
             if b - lo >= remaining:
-                return lo + remaining
+                end = lo + remaining
+                return end if end <= _MAX_US else None
             remaining -= b - lo
-        raise ValueError(
-            f"calendar {self.name!r} is not open long enough within {_MAX_SEARCH_DAYS} days "
-            f"to cover the duration"
-        )
+        return None
 
     def open_intervals(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The open intervals that intersect ``[start, end)``, clipped to it."""
@@ -346,13 +387,13 @@ class Calendar:
 
     def _intervals_from(self, start: int) -> Iterator[tuple[int, int]]:
         """Open intervals in time order, starting with the local day before ``start``'s."""
-        first = self._local_date(start) - timedelta(days=1)
-        ordinal = first.toordinal()
-        for offset in range(_MAX_SEARCH_DAYS):
-            yield from self._day_intervals_ord(ordinal + offset)
+        first = max(self._local_date(start).toordinal() - 1, _FIRST_ORDINAL)
+        last = min(first + _MAX_SEARCH_DAYS - 1, _LAST_ORDINAL)
+        for ordinal in range(first, last + 1):
+            yield from self._day_intervals_ord(ordinal)
 
     def _local_date(self, us: int) -> date:
-        return (_EPOCH + timedelta(microseconds=us)).astimezone(self.timezone).date()
+        return _instant(us).astimezone(self.timezone).date()
 
     def _day_intervals(self, day: date) -> tuple[tuple[int, int], ...]:
         return self._day_intervals_ord(day.toordinal())
@@ -404,7 +445,7 @@ class Calendar:
         return tuple(merged)
 
     def _offset_us(self, instant: int) -> int:
-        moment = _EPOCH + timedelta(microseconds=instant)
+        moment = _instant(instant)
         off = self.timezone.utcoffset(moment.astimezone(self.timezone))
         return _td_micros(off) if off is not None else 0
 
@@ -427,6 +468,14 @@ class Calendar:
             else:
                 hi = mid
         return [(None, hi, off_a), (hi, None, off_b)]
+
+
+def _instant(us: int) -> datetime:
+    """The UTC datetime of ``us``, kept two days inside the range a ``datetime`` holds
+    (so that converting it to any timezone cannot overflow)."""
+    margin = 2 * _DAY_US
+    us = min(max(us, _MIN_US + margin), _MAX_US - margin)
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def _td_micros(value: timedelta) -> int:

@@ -192,8 +192,10 @@ def read_toml(
         raise error(f"{path}: cannot read {what}: {exc}") from exc
     try:
         return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise error(f"{path}: nested too deeply to read (the TOML parser's limit)") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer over 4,300 digits
+        raise error(f"{path}: invalid TOML: {exc}") from None
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

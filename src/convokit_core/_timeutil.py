@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
 __all__ = [
+    "MAX_DURATION",
+    "MAX_TIMESTAMP",
+    "MIN_TIMESTAMP",
+    "check_timestamp",
     "format_datetime",
     "from_micros",
     "parse_datetime",
     "parse_duration",
+    "parse_timestamp",
     "require_aware",
     "to_micros",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+MIN_TIMESTAMP = datetime(1900, 1, 1, tzinfo=UTC)
+"""The earliest timestamp accepted from input (files, options, config): 1900-01-01Z."""
+MAX_TIMESTAMP = datetime(3000, 1, 1, tzinfo=UTC)
+"""Timestamps from input are before this instant (3000-01-01Z), so that a deadline
+(a timestamp plus at most :data:`MAX_DURATION` of business time on a calendar) never
+leaves the range a ``datetime`` can represent."""
+MAX_DURATION = timedelta(weeks=520)
+"""The longest duration a policy may give (520 weeks, about ten years)."""
+
 
 def require_aware(value: datetime, what: str = "datetime") -> datetime:
-    """Return ``value`` converted to UTC; raise ``ValueError`` if it is naive."""
+    """Return ``value`` converted to UTC; raise ``ValueError`` if it is naive, or if its
+    UTC equivalent is outside the ``datetime`` range (``0001-01-01T00:00:00+01:00``)."""
     if not isinstance(value, datetime):
         raise TypeError(f"{what} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
@@ -28,7 +44,43 @@ def require_aware(value: datetime, what: str = "datetime") -> datetime:
         )
     if value.tzinfo is UTC:
         return value
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{what} {value.isoformat()} cannot be represented in UTC (out of range)"
+        ) from None
+
+
+def check_timestamp(value: datetime, what: str = "timestamp") -> datetime:
+    """``value`` (aware) in UTC, or ``ValueError`` when it is naive or outside
+    ``[MIN_TIMESTAMP, MAX_TIMESTAMP)``: the one bound check for every timestamp that
+    comes from input (files, options, config)."""
+    value = require_aware(value, what)
+    if not MIN_TIMESTAMP <= value < MAX_TIMESTAMP:
+        raise ValueError(
+            f"{what} {value.isoformat().replace('+00:00', 'Z')} is out of range; expected a "
+            f"time from {format_datetime(MIN_TIMESTAMP)[:10]} to before "
+            f"{format_datetime(MAX_TIMESTAMP)[:10]} (docs/limits.md)"
+        )
+    return value
+
+
+def parse_timestamp(text: str, what: str = "timestamp") -> datetime:
+    """:func:`parse_datetime` plus the range check of :func:`check_timestamp`.
+
+    Use it for every timestamp read from input (``--as-of``, config, files): it raises
+    ``ValueError`` (never ``OverflowError``) with one clear sentence.
+    """
+    try:
+        value = parse_datetime(text)
+    except OverflowError:
+        raise ValueError(
+            f"{what} {text!r} is out of range; expected a time from "
+            f"{format_datetime(MIN_TIMESTAMP)[:10]} to before "
+            f"{format_datetime(MAX_TIMESTAMP)[:10]} (docs/limits.md)"
+        ) from None
+    return check_timestamp(value, what)
 
 
 def parse_datetime(text: str) -> datetime:
@@ -80,8 +132,36 @@ _ISO = re.compile(
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
     """Parse ``90s``, ``45m``, ``4h``, ``3d``, ``2w``, ``1h30m`` or ISO 8601 ``PT4H``.
 
-    Numbers are seconds. Raises ``ValueError`` describing what was expected.
+    Numbers are seconds. Raises ``ValueError`` describing what was expected, also for a
+    duration longer than :data:`MAX_DURATION` (never ``OverflowError``).
     """
+    try:
+        result: timedelta | None = _parse_duration(value)
+    except OverflowError:
+        if isinstance(value, int | float) and value < 0:
+            raise ValueError(f"a duration cannot be negative, found {_short(value)}") from None
+        result = None
+    if result is None or result > MAX_DURATION:
+        raise ValueError(
+            f"a duration is at most {MAX_DURATION.days // 7}w (about ten years), "
+            f"found {_short(value)}"
+        )
+    if result < timedelta(0):
+        raise ValueError(f"a duration cannot be negative, found {_short(value)}")
+    return result
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _parse_duration(value: str | int | float | timedelta) -> timedelta:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite duration, found {value!r}")
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, bool):
@@ -107,10 +187,8 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
         else:
             raise ValueError(
                 f"expected a duration like '90s', '45m', '4h', '3d', '2w' or 'PT4H', "
-                f"found {value!r}"
+                f"found {_short(value)}"
             )
     else:
-        raise ValueError(f"expected a duration like '4h' or 'PT4H', found {value!r}")
-    if result < timedelta(0):
-        raise ValueError(f"a duration cannot be negative, found {value!r}")
+        raise ValueError(f"expected a duration like '4h' or 'PT4H', found {_short(value)}")
     return result

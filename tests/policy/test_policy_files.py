@@ -204,3 +204,135 @@ def test_missing_file_and_invalid_toml() -> None:
         load_policy("nope.toml")
     with pytest.raises(PolicyError, match="invalid TOML"):
         load_policy(write("[[commitment]\n"))
+
+
+# -- hostile values: one key-path error at load, never a traceback ------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "phrase"),
+    [
+        ("1180591620717411303424", "at most 520w"),
+        ('"99999999999w"', "at most 520w"),
+        ('"P99999999999W"', "at most 520w"),
+        ('"521w"', "at most 520w"),
+        ("-1180591620717411303424", "cannot be negative"),
+        ("nan", "finite"),
+        ("inf", "finite"),
+    ],
+)
+def test_huge_durations_are_a_key_path_error_at_load(value: str, phrase: str) -> None:
+    path = write(f'[[commitment]]\nname = "a"\nrule = "first_reply"\nwithin = {value}\n')
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith(f"{path}:4 (commitment[0].within): ")
+    assert phrase in str(caught.value)
+
+
+def test_a_huge_warn_before_is_a_key_path_error() -> None:
+    path = write('[[commitment]]\nname = "a"\nrule = "first_reply"\nwithin = "1h"\n'
+                 'warn_before = "99999999999w"\n')  # fmt: skip
+    with pytest.raises(PolicyError, match=r"policy.toml:5 \(commitment\[0\].warn_before\)"):
+        load_policy(path)
+
+
+def test_a_duration_the_calendar_cannot_cover_is_an_error_at_load() -> None:
+    path = write(
+        """\
+        [calendars.tiny]
+        hours = { mon = ["09:00-09:30"] }
+
+        [[commitment]]
+        name = "a"
+        calendar = "tiny"
+        all_of = [{ rule = "first_reply", within = "1h" },
+                  { rule = "resolution_within", duration = "100w" }]
+        """
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert "(commitment[0].all_of[1].duration)" in str(caught.value)
+    assert "calendar 'tiny' cannot cover 16,800 hours of business time" in str(caught.value)
+
+
+def test_a_long_duration_a_business_calendar_covers_loads() -> None:
+    path = write(
+        """\
+        [calendars.office]
+        hours = { mon-fri = ["09:00-17:00"] }
+        holidays = "US"
+
+        [[commitment]]
+        name = "a"
+        rule = "first_reply"
+        within = "150w"
+        calendar = "office"
+        """
+    )
+    assert load_policy(path).commitments[0].name == "a"
+
+
+def _nested(levels: int) -> str:
+    inner = '{ rule = "first_reply", within = "1h" }'
+    for _ in range(levels):
+        inner = "{ all_of = [" + inner + "] }"
+    return f'[[commitment]]\nname = "deep"\nall_of = [{inner}]\n'
+
+
+@pytest.mark.parametrize("levels", [40, 200, 1000])
+def test_deep_nesting_is_a_clear_error_with_the_limit(levels: int) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(write(_nested(levels)))
+    assert "rules nest at most 32 levels deep" in str(caught.value)
+
+
+def test_nesting_within_the_limit_loads_and_the_api_has_the_same_limit() -> None:
+    from convokit_core._policy._rules import all_of, first_reply
+
+    rule = load_policy(write(_nested(29))).commitments[0].rule
+    assert rule.nesting() == 31
+    deep = first_reply("1h")
+    for _ in range(31):
+        deep = all_of(deep)
+    assert deep.nesting() == 32
+    with pytest.raises(ValueError, match="nest at most 32"):
+        all_of(deep)
+    with pytest.raises(ValueError, match="nest at most 32"):
+        deep.where(platform="x")
+
+
+def test_a_huge_integer_in_a_policy_file_is_a_toml_error() -> None:
+    path = write('[[commitment]]\nname = "a"\nrule = "first_reply"\nwithin = 1' + "0" * 5000)
+    with pytest.raises(PolicyError, match="invalid TOML: Exceeds the limit"):
+        load_policy(path)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1850-06-01T00:00:00Z",
+     '"0001-01-01T00:00:00+01:00"', '"3000-01-01T00:00:00Z"'],
+)  # fmt: skip
+def test_an_extreme_team_active_from_is_a_config_error(moment: str) -> None:
+    from convokit_core import ConfigError
+    from convokit_core._sync._config import load_team
+
+    path = write(f'[[team]]\nid = "kc"\nactive_from = {moment}\n', "convokit.toml")
+    with pytest.raises(ConfigError) as caught:
+        load_team(load_config(path))
+    assert str(caught.value).startswith(f"{path}:3 (team[0].active_from): ")
+    assert "range" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'rule = "' + "x" * 5000 + '"',
+        'rule = "first_reply"\nwithin = "' + "9" * 5000 + 'w"',
+        'rule = "first_reply"\nwithin = "1h"\ncalendar = "' + "c" * 5000 + '"',
+        'rule = "first_reply"\nwithin = [' + ", ".join(['"x"'] * 2000) + "]",
+    ],
+)
+def test_errors_about_huge_values_stay_short(line: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(write(f'[[commitment]]\nname = "a"\n{line}\n'))
+    assert len(str(caught.value)) < 600

@@ -32,8 +32,9 @@ from typing import Any
 import attrs
 
 from .._config import did_you_mean, find_line, read_toml
-from .._errors import ConfigError, InvalidRecord
-from .._timeutil import format_datetime
+from .._errors import ConfigError, InputError, InvalidRecord
+from .._limits import show
+from .._timeutil import check_timestamp, format_datetime
 from ..protocols import StorageBackend
 from ._importer import ImportResult, import_records
 from ._records import FIELDS
@@ -66,7 +67,9 @@ class FieldSpec:
         if self.values is not None:
             if raw not in self.values:
                 allowed = ", ".join(repr(v) for v in self.values)
-                raise InvalidRecord(f"expected one of {allowed}; found {raw!r}", field=self.column)
+                raise InvalidRecord(
+                    f"expected one of {allowed}; found {show(raw)}", field=self.column
+                )
             return self.values[raw]
         if self.integer_id:
             match = _INTEGER_ID.match(raw)
@@ -76,15 +79,18 @@ class FieldSpec:
                 parsed = datetime.strptime(raw, self.format)
             except ValueError:
                 raise InvalidRecord(
-                    f"expected a timestamp in format {self.format!r}; found {raw!r}",
+                    f"expected a timestamp in format {self.format!r}; found {show(raw)}",
                     field=self.column,
                 ) from None
             if parsed.tzinfo is None:
                 raise InvalidRecord(
-                    f"timestamp {raw!r} has no offset; add %z to the mapping's format",
+                    f"timestamp {show(raw)} has no offset; add %z to the mapping's format",
                     field=self.column,
                 )
-            return format_datetime(parsed)
+            try:
+                return format_datetime(check_timestamp(parsed))
+            except ValueError as exc:
+                raise InvalidRecord(str(exc), field=self.column) from None
         if self.split is not None:
             return [part.strip() for part in raw.split(self.split) if part.strip()]
         return raw
@@ -175,8 +181,11 @@ def parse_mapping(
         if fmt is not None and not isinstance(fmt, str):
             raise ConfigError(f"{where(key + '.format')}: expected a strptime format string")
         split = raw.get("split")
-        if split is not None and not isinstance(split, str):
-            raise ConfigError(f"{where(key + '.split')}: expected a separator string")
+        if split is not None and (not isinstance(split, str) or not split):
+            raise ConfigError(
+                f"{where(key + '.split')}: expected a non-empty separator string, "
+                f"found {show(split)}"
+            )
         integer_id = raw.get("integer_id", False)
         if not isinstance(integer_id, bool):
             raise ConfigError(f"{where(key + '.integer_id')}: expected true or false")
@@ -207,14 +216,19 @@ def read_csv(
         header = next(reader)
     except StopIteration:
         return
+    except UnicodeDecodeError as exc:
+        raise _undecodable_stream(exc, source, 1) from None
     except csv.Error as exc:
         raise ConfigError(f"{source}, line 1: cannot read the CSV header: {exc}") from exc
+    bad = _undecodable(header)
+    if bad is not None:
+        raise ConfigError(f"{source}, line 1: cannot read the CSV header: {bad}")
     missing = sorted(mapping.columns() - set(header))
     if missing:
         names = ", ".join(map(repr, missing))
         raise ConfigError(
             f"{source}: the mapping {mapping.source} names column(s) {names}"
-            f" that the CSV header does not have (header: {', '.join(header)})"
+            f" that the CSV header does not have (header: {_shown_header(header)})"
         )
     width = len(header)
     previous_end = reader.line_num
@@ -224,6 +238,8 @@ def read_csv(
             row = next(reader)
         except StopIteration:
             return
+        except UnicodeDecodeError as exc:  # a strictly decoding text stream
+            raise _undecodable_stream(exc, source, start) from None
         except csv.Error as exc:
             yield start, InvalidRecord(f"malformed CSV: {exc}")
             previous_end = reader.line_num
@@ -234,10 +250,56 @@ def read_csv(
         if len(row) != width:
             yield start, InvalidRecord(f"expected {width} columns, found {len(row)}")
             continue
+        bad = _undecodable(row)
+        if bad is not None:
+            column = next(h for h, cell in zip(header, row, strict=True) if _undecodable([cell]))
+            yield start, InvalidRecord(bad, field=column)
+            continue
         try:
             yield start, mapping.to_record(dict(zip(header, row, strict=True)))
         except InvalidRecord as exc:
             yield start, exc
+
+
+def _shown_header(header: list[str], most: int = 20) -> str:
+    """The header's column names for a message: printable, at most ``most`` of them."""
+    names = []
+    for name in header[:most]:
+        text = show(name)  # a quoted repr; drop the quotes
+        names.append(text[1:-1] if text[:1] in ("'", '"') and text[-1:] == text[:1] else text)
+    more = f", … ({len(header)} columns)" if len(header) > most else ""
+    return ", ".join(names) + more
+
+
+def _undecodable_stream(exc: UnicodeDecodeError, source: str, line: int) -> InputError:
+    """A text stream opened with strict errors broke while reading: nothing after it can
+    be read (a text stream decodes ahead of the reader, so the line is a lower bound)."""
+    return InputError(
+        [
+            InvalidRecord(
+                f"not UTF-8 text ({exc.reason}) at or after this line; the rest cannot be "
+                "read (open the input with errors='surrogateescape' to skip bad rows)",
+                source=source,
+                line=line,
+            )
+        ]
+    )
+
+
+def _undecodable(cells: list[str]) -> str | None:
+    """Why ``cells`` are not valid text, or ``None``: a lone surrogate is an undecodable
+    byte (the CLI reads with ``errors="surrogateescape"``)."""
+    joined = "".join(cells)
+    if joined.isascii():
+        return None
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(joined[exc.start])
+        if 0xDC80 <= char <= 0xDCFF:
+            return f"not UTF-8 text: invalid byte 0x{char - 0xDC00:02X}"
+        return f"not valid Unicode text: lone surrogate U+{char:04X}"
+    return None
 
 
 def import_csv(

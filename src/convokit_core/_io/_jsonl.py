@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from .._cancel import checkpointed
-from .._errors import InvalidRecord
+from .._errors import InputError, InvalidRecord
 from ..protocols import StorageBackend
 from ._importer import ImportResult, import_records
 from ._records import Record, dump_record
@@ -15,20 +15,90 @@ from ._records import Record, dump_record
 __all__ = ["export_jsonl", "import_jsonl", "iter_export", "read_jsonl"]
 
 
-def read_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
-    """``(line number, decoded object)`` for every non-blank line; a line that is not
-    valid JSON yields an :class:`InvalidRecord` in place of the object."""
+def read_jsonl(
+    lines: Iterable[str | bytes], *, source: str | None = None
+) -> Iterator[tuple[int, Any]]:
+    """``(line number, decoded object)`` for every non-blank line.
+
+    A line that cannot be decoded yields an :class:`InvalidRecord` in place of the
+    object, so that the importer reports it with its number (and skips it under
+    ``skip_invalid``): invalid JSON, invalid UTF-8 (bytes lines, or text decoded with
+    ``errors="surrogateescape"`` as the CLI does), a number too long to convert, or
+    nesting deeper than the JSON parser takes.
+
+    A text stream that itself fails to decode (opened with strict errors) cannot be
+    resumed: that raises :class:`InputError` naming the line.
+    """
     loads = json.JSONDecoder().decode
-    for number, line in enumerate(lines, start=1):
+    iterator = iter(lines)
+    number = 0
+    while True:
+        try:
+            line = next(iterator)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                [
+                    InvalidRecord(
+                        f"not UTF-8 text ({exc.reason}) at or after this line; the rest "
+                        "cannot be read (open the input in binary mode, or with "
+                        "errors='surrogateescape', to skip bad lines)",
+                        source=source,
+                        line=number + 1,
+                    )
+                ]
+            ) from None
+        number += 1
+        if isinstance(line, bytes):
+            raw = line
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, _not_utf8(raw, exc.start, exc.reason)
+                continue
+        elif not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                # a lone surrogate in the text itself: an undecodable byte under
+                # errors="surrogateescape" (JSON escapes like "\ud800" are not seen here)
+                char = ord(line[exc.start])
+                if 0xDC80 <= char <= 0xDCFF:
+                    yield number, _not_utf8(bytes([char - 0xDC00]), 0, "invalid byte", exc.start)
+                else:
+                    yield (
+                        number,
+                        InvalidRecord(
+                            f"not valid Unicode text: lone surrogate U+{char:04X} at column "
+                            f"{exc.start + 1}"
+                        ),
+                    )
+                continue
+        if number == 1 and line.startswith("\ufeff"):
+            line = line[1:]  # a byte order mark
         if not line.strip():
             continue
         try:
-            if isinstance(line, bytes):
-                line = line.decode("utf-8")
             yield number, loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            yield number, InvalidRecord(f"invalid JSON: {reason}")
+        except json.JSONDecodeError as exc:
+            yield number, InvalidRecord(f"invalid JSON: {exc.msg} (column {exc.colno})")
+        except RecursionError:
+            yield (
+                number,
+                InvalidRecord(
+                    "invalid record: JSON nested too deeply (records are flat objects whose "
+                    "values are at most lists or objects of strings)"
+                ),
+            )
+        except ValueError as exc:  # e.g. an integer over 4,300 digits
+            yield number, InvalidRecord(f"invalid JSON value: {str(exc).split(';')[0]}")
+
+
+def _not_utf8(data: bytes, start: int, reason: str, column: int | None = None) -> InvalidRecord:
+    byte = data[start] if start < len(data) else 0
+    col = start + 1 if column is None else column + 1
+    return InvalidRecord(f"not UTF-8 text: {reason} 0x{byte:02X} at column {col}")
 
 
 def import_jsonl(
@@ -43,7 +113,9 @@ def import_jsonl(
     All or nothing unless ``skip_invalid`` (see :func:`import_records`). Returns what
     was written and what was skipped.
     """
-    return import_records(store, read_jsonl(stream), source=source, skip_invalid=skip_invalid)
+    return import_records(
+        store, read_jsonl(stream, source=source), source=source, skip_invalid=skip_invalid
+    )
 
 
 def iter_export(store: StorageBackend) -> Iterator[Record]:

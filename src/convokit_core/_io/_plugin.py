@@ -25,11 +25,15 @@ __all__ = ["register_commands"]
 @contextlib.contextmanager
 def _open_input(path: str, *, newline: str | None = None) -> Iterator[tuple[IO[str], str]]:
     if path == "-":
-        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline=newline)
+        stream = io.TextIOWrapper(
+            sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline=newline
+        )
         yield stream, "<stdin>"
         return
     try:
-        handle = open(path, encoding="utf-8", newline=newline)  # noqa: SIM115
+        # Undecodable bytes become lone surrogates, which the readers report per line
+        # (and --skip-invalid skips) instead of aborting the whole input.
+        handle = open(path, encoding="utf-8", errors="surrogateescape", newline=newline)  # noqa: SIM115
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:

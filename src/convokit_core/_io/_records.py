@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._errors import InvalidRecord
+from .._limits import MAX_STRING_BYTES, MAX_TEXT_BYTES, id_problem, show, string_problem
 from .._model import (
     Channel,
     Conversation,
@@ -19,7 +20,7 @@ from .._model import (
     TeamMember,
     Visibility,
 )
-from .._timeutil import format_datetime, parse_datetime
+from .._timeutil import MAX_TIMESTAMP, MIN_TIMESTAMP, format_datetime, parse_timestamp
 
 __all__ = ["FIELDS", "RECORD_TYPES", "dump_record", "parse_record"]
 
@@ -47,17 +48,28 @@ def _bad(field: str, reason: str) -> InvalidRecord:
     return InvalidRecord(reason, field=field)
 
 
-def _str(obj: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+def _str(
+    obj: Mapping[str, Any], key: str, *, required: bool = False, limit: int | None = None
+) -> str | None:
+    """A string field; ids (the default, ``limit=None``) may also be given as integers.
+
+    Checked against the storage limits (docs/limits.md): identifiers at most
+    ``MAX_ID_BYTES``, other strings at most ``limit`` UTF-8 bytes; no NUL, no lone
+    surrogate.
+    """
     value = obj.get(key)
     if value is None:
         if required:
             raise _bad(key, "is required")
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _bad(key, f"expected a string, found {value!r}")
+        raise _bad(key, f"expected a string, found {show(value)}")
     text = str(value)
     if required and not text:
         raise _bad(key, "must not be empty")
+    problem = id_problem(text) if limit is None else string_problem(text, limit)
+    if problem is not None:
+        raise _bad(key, problem)
     return text if text else None
 
 
@@ -72,7 +84,10 @@ def _text(obj: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _bad(key, f"expected a string, found {value!r}")
+        raise _bad(key, f"expected a string, found {show(value)}")
+    problem = string_problem(value, MAX_TEXT_BYTES)
+    if problem is not None:
+        raise _bad(key, problem)
     return value
 
 
@@ -82,8 +97,14 @@ def _time(obj: Mapping[str, Any], key: str, *, required: bool = False) -> dateti
         if required:
             raise _bad(key, "is required")
         return None
+    if not isinstance(value, str):
+        raise _bad(key, f"expected an ISO 8601 timestamp string, found {show(value)}")
+    if len(value) > 64:
+        raise _bad(
+            key, f"expected an ISO 8601 timestamp like 2017-10-31T21:46:24Z, found {show(value)}"
+        )
     try:
-        return parse_datetime(value)
+        return parse_timestamp(value)
     except ValueError as exc:
         raise _bad(key, str(exc)) from None
 
@@ -93,7 +114,7 @@ def _bool(obj: Mapping[str, Any], key: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise _bad(key, f"expected true or false, found {value!r}")
+        raise _bad(key, f"expected true or false, found {show(value)}")
     return value
 
 
@@ -102,7 +123,11 @@ def _tags(obj: Mapping[str, Any], key: str = "tags") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
-        raise _bad(key, f"expected a list of non-empty strings, found {value!r}")
+        raise _bad(key, f"expected a list of non-empty strings, found {show(value)}")
+    for tag in value:
+        problem = id_problem(tag)
+        if problem is not None:
+            raise _bad(key, f"tag {show(tag)} {problem}")
     return tuple(value)
 
 
@@ -113,7 +138,13 @@ def _map(obj: Mapping[str, Any], key: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
-        raise _bad(key, f"expected an object of strings, found {value!r}")
+        raise _bad(key, f"expected an object of strings, found {show(value)}")
+    for k, v in value.items():
+        problem = id_problem(k)
+        if problem is None:
+            problem = string_problem(v, MAX_STRING_BYTES)
+        if problem is not None:
+            raise _bad(f"{key}.{k}" if id_problem(k) is None else key, f"{show(k)}: {problem}")
     return value
 
 
@@ -125,14 +156,16 @@ def _enum(obj: Mapping[str, Any], key: str, enum: type[Any], default: Any = None
         return default
     try:
         return enum(value)
-    except ValueError:
+    except (ValueError, TypeError):
         allowed = ", ".join(e.value for e in enum)
-        raise _bad(key, f"expected one of {allowed}; found {value!r}") from None
+        raise _bad(key, f"expected one of {allowed}; found {show(value)}") from None
 
 
 _DIRECTIONS = frozenset(d.value for d in Direction)
 _VISIBILITIES = frozenset(v.value for v in Visibility)
 _fromiso = datetime.fromisoformat
+_MIN_TIME = MIN_TIMESTAMP
+_MAX_TIME = MAX_TIMESTAMP
 
 
 def message_values(obj: Mapping[str, Any], conversation: str | None = None) -> tuple[Any, ...]:
@@ -178,12 +211,19 @@ def message_values(obj: Mapping[str, Any], conversation: str | None = None) -> t
         sent_at = _time(obj, "sent_at", required=True)  # raises with the reason
     offset = sent_at.utcoffset() if sent_at is not None else None
     if sent_at is None or offset is None:
-        raise _bad("sent_at", f"timestamp {raw_sent!r} has no timezone; add 'Z' or an offset")
+        raise _bad("sent_at", f"timestamp {show(raw_sent)} has no timezone; add 'Z' or an offset")
     if sent_at.tzinfo is not UTC:
-        sent_at = sent_at.replace(tzinfo=UTC) if not offset else sent_at.astimezone(UTC)
+        try:
+            sent_at = sent_at.replace(tzinfo=UTC) if not offset else sent_at.astimezone(UTC)
+        except OverflowError:
+            sent_at = _time(obj, "sent_at", required=True)  # raises with the reason
+    if not _MIN_TIME <= sent_at < _MAX_TIME:  # type: ignore[operator]
+        _time(obj, "sent_at", required=True)  # raises with the reason
     text = get("text", "")
     if type(text) is not str:
         text = _text(obj, "text")
+    elif "\x00" in text or not (text.isascii() and len(text) <= MAX_TEXT_BYTES):
+        text = _text(obj, "text")  # checks the limits
     automated = get("automated", False)
     if type(automated) is not bool:
         automated = _bool(obj, "automated")
@@ -191,13 +231,26 @@ def message_values(obj: Mapping[str, Any], conversation: str | None = None) -> t
     tags = () if not tags else _tags(obj)
     url = get("url")
     if url is not None:
-        url = _str(obj, "url")
+        url = _str(obj, "url", limit=MAX_STRING_BYTES)
     edited = get("edited_at")
     if edited is not None:
         edited = _time(obj, "edited_at")
     deleted = get("deleted", False)
     if type(deleted) is not bool:
         deleted = _bool(obj, "deleted")
+    # The storage limits on identifiers (docs/limits.md): one test for short ASCII ids.
+    # (``conversation`` given by the caller, not the input, is not checked.)
+    own_conv = "" if conv is conversation else conv
+    ids = platform + id_ + own_conv + author + (channel or "") + (reply or "")
+    if len(ids) > 128 or not ids.isascii() or "\x00" in ids:
+        for key, value in (
+            ("platform", platform), ("id", id_), ("conversation", own_conv or None),
+            ("author", author),
+            ("channel", channel), ("in_reply_to", reply),
+        ):  # fmt: skip
+            problem = None if value is None else id_problem(value)
+            if problem is not None:
+                raise _bad(key, problem)
     return (
         platform, id_, conv, channel, author, direction, sent_at, reply, text, visibility,
         automated, tags, url, edited, deleted,
@@ -261,7 +314,7 @@ def _stakeholder(obj: Mapping[str, Any]) -> Stakeholder:
     return Stakeholder(
         id=_req(obj, "id"),
         kind=_enum(obj, "kind", StakeholderKind, StakeholderKind.UNKNOWN),
-        display_name=_str(obj, "display_name"),
+        display_name=_str(obj, "display_name", limit=MAX_STRING_BYTES),
         identities=_map(obj, "identities"),
     )
 
@@ -270,16 +323,16 @@ def _channel(obj: Mapping[str, Any]) -> Channel:
     return Channel(
         id=_req(obj, "id"),
         platform=_req(obj, "platform"),
-        handle=_str(obj, "handle"),
+        handle=_str(obj, "handle", limit=MAX_STRING_BYTES),
         created_at=_time(obj, "created_at"),
-        owner_team=_str(obj, "owner_team"),
+        owner_team=_str(obj, "owner_team", limit=MAX_STRING_BYTES),
     )
 
 
 def _team_member(obj: Mapping[str, Any]) -> TeamMember:
     return TeamMember(
         id=_req(obj, "id"),
-        name=_str(obj, "name"),
+        name=_str(obj, "name", limit=MAX_STRING_BYTES),
         handles=_map(obj, "handles"),
         active_from=_time(obj, "active_from"),
         active_until=_time(obj, "active_until"),
@@ -302,7 +355,7 @@ def record_type(obj: Any) -> str:
         raise InvalidRecord(f"expected a JSON object, found {type(obj).__name__}")
     kind = obj.get("type", "message")
     if not isinstance(kind, str) or kind not in FIELDS:
-        raise _bad("type", f"expected one of {', '.join(RECORD_TYPES)}; found {kind!r}")
+        raise _bad("type", f"expected one of {', '.join(RECORD_TYPES)}; found {show(kind)}")
     if obj.keys() <= _KEY_SETS[kind]:
         return str(kind)
     allowed = FIELDS[kind]
@@ -310,9 +363,10 @@ def record_type(obj: Any) -> str:
         if key not in allowed:
             import difflib
 
-            close = difflib.get_close_matches(key, allowed, n=1)
+            close = difflib.get_close_matches(key, allowed, n=1) if len(key) < 100 else []
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise _bad(key, f"unknown key for a {kind} record{hint}")
+            shown = key if len(key) <= 60 else key[:60] + "…"
+            raise _bad(shown, f"unknown key for a {kind} record{hint}")
     return str(kind)
 
 

@@ -12,6 +12,10 @@ from ._findings import Outcome, Status
 
 __all__ = ["RuleContext"]
 
+#: The last instant a ``datetime`` holds, in microseconds since the epoch: a deadline past
+#: it is reported as no deadline (the finding stays pending; docs/limits.md).
+_MAX_US = 253402300799999999
+
 MET = Status.MET.value
 BREACHED = Status.BREACHED.value
 PENDING = Status.PENDING.value
@@ -77,20 +81,25 @@ class RuleContext:
         ``(status, elapsed_us, deadline_us)``: ``met``/``breached`` once stopped;
         ``breached`` while running past ``limit``; else ``paused`` when an excluded
         interval holds at ``as_of``, ``at_risk`` within ``warn_before`` of the limit,
-        ``pending``. ``deadline_us`` is ``None`` when the clock is paused short of it.
+        ``pending``. ``deadline_us`` is ``None`` when the clock is paused short of it, or
+        when it falls where no deadline exists: after the last instant a ``datetime``
+        holds, or beyond the calendar's search window (about 20 years of days).
         """
         end = stop if stop is not None else self.as_of_us
         if end < start:
             end = start
         if self.simple and not excluded:
             elapsed = end - start
+            due: int | None = start + limit
+            if due > _MAX_US:  # type: ignore[operator]
+                due = None
             if stop is not None:
-                return (MET if elapsed <= limit else BREACHED), elapsed, start + limit
+                return (MET if elapsed <= limit else BREACHED), elapsed, due
             if elapsed > limit:
-                return BREACHED, elapsed, start + limit
+                return BREACHED, elapsed, due
             if self.warn_before_us and limit - elapsed <= self.warn_before_us:
-                return AT_RISK, elapsed, start + limit
-            return PENDING, elapsed, start + limit
+                return AT_RISK, elapsed, due
+            return PENDING, elapsed, due
         cal = self.calendar
         paused_now = False
         if not excluded:

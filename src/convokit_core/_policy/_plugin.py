@@ -14,7 +14,7 @@ import attrs
 import click
 
 from .._errors import ConfigError, ConvokitError
-from .._timeutil import parse_datetime
+from .._timeutil import parse_timestamp
 from ..hookspecs import hookimpl
 from ._classifiers import KeywordClassifier
 from ._findings import STATUSES
@@ -63,12 +63,7 @@ def _parse_as_of(value: str) -> datetime | None:
     if value.strip().lower() == "latest":
         return None
     try:
-        return parse_datetime(value)
-    except OverflowError as exc:
-        raise click.BadParameter(
-            f"{value!r} is outside the supported range of timestamps ({exc})",
-            param_hint="--as-of",
-        ) from None
+        return parse_timestamp(value, what="--as-of")
     except ValueError as exc:
         raise click.BadParameter(f"{exc}, or 'latest'", param_hint="--as-of") from None
 

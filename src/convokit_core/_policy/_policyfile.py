@@ -11,7 +11,7 @@ import inspect
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,11 @@ import attrs
 from .._calendars import ALWAYS_OPEN, Calendar, parse_hours
 from .._config import Config, did_you_mean, find_line
 from .._errors import ConfigError
+from .._limits import show
 from .._timeutil import parse_duration
 from ._evaluate import SEVERITIES, Commitment
 from ._facts import DEFAULT_COUNTING, CountingPolicy
-from ._rules import AllOf, AnyOf, Rule, Scope, Scoped
+from ._rules import MAX_RULE_DEPTH, AllOf, AnyOf, Rule, Scope, Scoped
 
 __all__ = ["Policy", "PolicyError", "load_policy", "parse_policy", "policy_from_config"]
 
@@ -115,13 +116,13 @@ class _Locator:
         return PolicyError(f"{self.where(path)}: {message}")
 
     def expected(self, path: str, expected: str, found: object) -> PolicyError:
-        return self.error(path, f"expected {expected}, found {found!r}")
+        return self.error(path, f"expected {expected}, found {show(found)}")
 
     def unknown_key(self, path: str, key: str, allowed: Sequence[str]) -> PolicyError:
         allowed = sorted(set(allowed))
         return self.error(
             f"{path}.{key}" if path else key,
-            f"unknown key {key!r}{did_you_mean(key, allowed)} (expected one of: "
+            f"unknown key {show(key)}{did_you_mean(key, allowed)} (expected one of: "
             f"{', '.join(allowed)})",
         )
 
@@ -165,7 +166,7 @@ def parse_policy(
         if c.name in seen:
             raise loc.error(
                 f"commitment[{i}].name",
-                f"commitment name {c.name!r} is already used by commitment[{seen[c.name]}]; "
+                f"commitment name {show(c.name)} is already used by commitment[{seen[c.name]}]; "
                 "expected unique names",
             )
         seen[c.name] = i
@@ -190,8 +191,14 @@ def load_policy(path: str | Path, **kwargs: Any) -> Policy:
         raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{path}: invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise PolicyError(
+            f"{path}: nested too deeply to read (the TOML parser's limit); rules nest at "
+            f"most {MAX_RULE_DEPTH} levels deep"
+        ) from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer over 4,300 digits
+        reason = str(exc).split("; use sys.set_int_max_str_digits")[0]
+        raise PolicyError(f"{path}: invalid TOML: {reason}") from None
     return parse_policy(data, name=str(path), text=text, **kwargs)
 
 
@@ -311,7 +318,7 @@ def _commitment(
             defined = ", ".join(sorted(calendars)) or "none"
             raise loc.error(
                 f"{path}.calendar",
-                f"unknown calendar {cal!r}{did_you_mean(cal, calendars)} (defined: {defined})",
+                f"unknown calendar {show(cal)}{did_you_mean(cal, calendars)} (defined: {defined})",
             )
         calendar = calendars[cal]
     severity = table.get("severity", "error")
@@ -338,7 +345,7 @@ def _commitment(
                 raise loc.expected(f"{path}.replies.{key}", "true or false", value)
         counting = CountingPolicy(**replies)
     rule_table = {k: v for k, v in table.items() if k not in _COMMITMENT_KEYS}
-    rule = _rule(rule_table, path, loc, factories, extra_keys=_COMMITMENT_KEYS)
+    rule = _rule(rule_table, path, loc, factories, extra_keys=_COMMITMENT_KEYS, calendar=calendar)
     return Commitment(
         name=name,
         rule=rule,
@@ -348,6 +355,26 @@ def _commitment(
         warn_before=warn_before,
         counting=counting,
     )
+
+
+def _check_coverable(duration: timedelta, calendar: Calendar, path: str, loc: _Locator) -> None:
+    """A business duration the calendar cannot open for within its deadline search window
+    (about 20 years) is an error here, at load, rather than at check time."""
+    guaranteed = calendar.guaranteed_open_us()
+    if guaranteed is None:
+        return
+    us = (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
+    if us > guaranteed:
+        raise loc.error(
+            path,
+            f"calendar {calendar.name!r} cannot cover {_hours(us)} of business time: it is "
+            f"surely open only {_hours(guaranteed)} within the 20 years a deadline is "
+            f"searched for (docs/limits.md)",
+        )
+
+
+def _hours(us: int) -> str:
+    return f"{us / 3_600_000_000:,.0f} hours"
 
 
 def _params_of(factory: Callable[..., Any]) -> tuple[list[str], bool]:
@@ -371,7 +398,16 @@ def _rule(
     loc: _Locator,
     factories: Mapping[str, Callable[..., Any]],
     extra_keys: Sequence[str] = (),
+    *,
+    calendar: Calendar = ALWAYS_OPEN,
+    depth: int = 1,
 ) -> Rule:
+    if depth > MAX_RULE_DEPTH:
+        raise loc.error(
+            path,
+            f"rules nest at most {MAX_RULE_DEPTH} levels deep (all_of, any_of, where and "
+            f"unless each add one); this one is deeper",
+        )
     kinds = [k for k in ("rule", "all_of", "any_of") if k in table]
     if not kinds:
         raise loc.error(
@@ -395,7 +431,8 @@ def _rule(
             known = ", ".join(sorted(factories))
             raise loc.error(
                 f"{path}.rule",
-                f"unknown rule {rname!r}{did_you_mean(rname, factories)} (known rules: {known})",
+                f"unknown rule {show(rname)}{did_you_mean(rname, factories)} "
+                f"(known rules: {known})",
             )
         params = {k: v for k, v in table.items() if k not in _RULE_KEYS}
         names, var_kw = _params_of(factory)
@@ -406,14 +443,15 @@ def _rule(
         for key, value in params.items():
             if key in _DURATION_PARAMS and key in names:
                 try:
-                    parse_duration(value)
+                    duration = parse_duration(value)
                 except ValueError as exc:
                     raise loc.error(f"{path}.{key}", str(exc)) from None
+                _check_coverable(duration, calendar, f"{path}.{key}", loc)
         try:
             built = factory(**params)
         except TypeError as exc:
             raise loc.error(path, f"bad parameters for rule {rname!r}: {exc}") from None
-        except ValueError as exc:
+        except (ValueError, OverflowError, RecursionError) as exc:
             raise loc.error(path, f"rule {rname!r}: {exc}") from None
         if not isinstance(built, Rule):
             raise loc.error(
@@ -430,7 +468,10 @@ def _rule(
             raise loc.expected(
                 f"{path}.{kind}", 'a non-empty list of rule tables like [{ rule = "..." }]', parts
             )
-        built_parts = [_rule(p, f"{path}.{kind}[{i}]", loc, factories) for i, p in enumerate(parts)]
+        built_parts = [
+            _rule(p, f"{path}.{kind}[{i}]", loc, factories, calendar=calendar, depth=depth + 1)
+            for i, p in enumerate(parts)
+        ]
         try:
             rule = AllOf(parts=built_parts) if kind == "all_of" else AnyOf(parts=built_parts)
         except (TypeError, ValueError) as exc:

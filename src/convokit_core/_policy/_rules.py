@@ -19,6 +19,7 @@ import attrs
 
 from .._timeutil import format_datetime, from_micros, parse_duration
 from ._context import (
+    _MAX_US,
     AT_RISK,
     BREACHED,
     MET,
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 _US = 1_000_000
+MAX_RULE_DEPTH = 32
+"""Rules nest at most this deep: a composite, a scope and a leaf rule are one level each."""
 RESOLVED = frozenset({"resolved", "closed"})
 _PAUSABLE = frozenset({"pending", "resolved", "closed", "open"})
 
@@ -99,8 +102,9 @@ class Rule:
     ``level = "channel"`` and implement :meth:`observe` and :meth:`finish`.
     """
 
-    __slots__ = ("_label",)
+    __slots__ = ("_depth", "_label")
     _label: str
+    _depth: int
     name: ClassVar[str] = "rule"
     level: ClassVar[str] = "conversation"
     needs_tags: ClassVar[bool] = False
@@ -137,6 +141,23 @@ class Rule:
 
     def uses_text(self) -> bool:
         return self.needs_text
+
+    def nesting(self) -> int:
+        """How deep this rule nests: 1 for a plain rule, 1 + its deepest part for a
+        composite or a scoped rule (at most :data:`MAX_RULE_DEPTH`)."""
+        try:
+            return self._depth
+        except AttributeError:
+            return 1
+
+    def _set_nesting(self, parts: Iterable[Rule]) -> None:
+        depth = 1 + max((p.nesting() if isinstance(p, Rule) else 1 for p in parts), default=0)
+        if depth > MAX_RULE_DEPTH:
+            raise ValueError(
+                f"rules nest at most {MAX_RULE_DEPTH} levels deep (all_of, any_of, where and "
+                f"unless each add one), found {depth}"
+            )
+        object.__setattr__(self, "_depth", depth)
 
     def __str__(self) -> str:
         return self.label()
@@ -216,6 +237,7 @@ class _TurnRule(Rule):
         if ctx.simple and not excluded:
             as_of = ctx.as_of_us
             warn = ctx.warn_before_us
+            last_start = _MAX_US - limit  # later starts have no representable deadline
             for s_at, stop_at, evidence, subject in turns:
                 if stop_at is None:
                     elapsed = as_of - s_at if as_of > s_at else 0
@@ -234,7 +256,7 @@ class _TurnRule(Rule):
                         kind,
                         subject if per_turn else tid,
                         s_at,
-                        s_at + limit,
+                        s_at + limit if s_at <= last_start else None,
                         stop_at,
                         elapsed,
                         limit,
@@ -868,6 +890,7 @@ class Scoped(Rule):
     unless_scope: Scope | None = attrs.field(default=None, alias="unless")
 
     def __attrs_post_init__(self) -> None:
+        self._set_nesting((self.rule,))
         if self.rule.level == "channel":
             for scope in (self.where_scope, self.unless_scope):
                 if scope is not None:
@@ -1000,6 +1023,7 @@ class _Composite(Rule):
         for part in self.parts:
             if not isinstance(part, Rule):
                 raise TypeError(f"{self.name} expects rules, found {part!r}")
+        self._set_nesting(self.parts)
         _check_level(self.parts)
 
     @property

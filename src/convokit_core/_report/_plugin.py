@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .._errors import ConfigError
-from .._timeutil import parse_datetime
+from .._timeutil import parse_timestamp
 from ..hookspecs import hookimpl
 from ._reporters import FAILING, render_json, render_junit, render_markdown, render_table
 from ._simulate import render_simulation
@@ -119,8 +119,8 @@ def _timestamp(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_datetime(value)
-    except (ValueError, OverflowError) as exc:
+        return parse_timestamp(value, what=option)
+    except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 

@@ -34,7 +34,7 @@ import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -46,7 +46,7 @@ from convokit_core._http import check_url_scheme
 from convokit_core._model import TeamMember
 from convokit_core._plugins import PluginManager
 from convokit_core._secrets import check_secret, register_secrets
-from convokit_core._timeutil import parse_datetime
+from convokit_core._timeutil import check_timestamp, parse_timestamp
 
 __all__ = [
     "SourceSpec",
@@ -450,13 +450,9 @@ def _moment(value: Any, where: str) -> datetime | None:
                 f"found {value.isoformat()}"
             )
         try:
-            value.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ConfigError(
-                f"{where}: expected a timestamp that is a valid moment in UTC, found "
-                f"{value.isoformat()} (out of range)"
-            ) from None
-        return value
+            return check_timestamp(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if isinstance(value, date):
         raise ConfigError(
             f"{where}: expected a timestamp with a timezone like 2024-01-01T00:00:00Z, "
@@ -464,9 +460,9 @@ def _moment(value: Any, where: str) -> datetime | None:
         )
     if isinstance(value, str):
         try:
-            return parse_datetime(value)
-        except (ValueError, OverflowError) as exc:
-            raise ConfigError(f"{where}: expected a timestamp, found {value!r}: {exc}") from None
+            return parse_timestamp(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     raise key_error(where, value, "a timestamp like 2024-01-01T00:00:00Z")
 
 
