@@ -7,6 +7,7 @@ each item is ``{"id": "7", "author": "ana", "text": "...", "at": "2024-…Z"}``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ import httpx
 
 from convokit_core._errors import MalformedPayload
 from convokit_core._http import HttpClient, RetryPolicy
-from convokit_core._model import Message, Page
+from convokit_core._model import Message, Page, Stakeholder
 from convokit_core._sync._context import SyncContext
 
 PLATFORM = "toy"
@@ -30,12 +31,13 @@ class ToyConfig:
     url: str
     token: str = attrs.field(repr=False, metadata={"secret": True})
     limit: int = 3
+    account: str = "acme"
 
 
 class ToyAdapter:
     def __init__(self, config: ToyConfig, client: httpx.AsyncClient, context: SyncContext):
         self.config = config
-        self.context = context
+        self.context = context.with_own_handles(config.account)
         self.http = HttpClient(
             client,
             base_url=config.url,
@@ -47,6 +49,8 @@ class ToyAdapter:
         return f"<ToyAdapter {self.config.url}>"
 
     async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
+        if cursor is not None and not re.fullmatch(r"[0-9]{4}", cursor):
+            raise MalformedPayload(f"not a toy cursor (four digits): {cursor[:20]!r}")
         after = cursor
         while True:
             params: dict[str, Any] = {"limit": self.config.limit}
@@ -76,7 +80,12 @@ class ToyAdapter:
             if not messages:
                 return
             after = messages[-1].id
-            fields: dict[str, Any] = {"messages": messages, "cursor": after}
+            people = [
+                Stakeholder(id=m.author_id, identities={PLATFORM: m.author_id})
+                for m in messages
+                if m.direction == "inbound"
+            ]
+            fields: dict[str, Any] = {"messages": messages, "stakeholders": people, "cursor": after}
             yield Page(**fields)
             if data.get("next") is None:
                 return

@@ -8,21 +8,30 @@ server, through an :class:`httpx.MockTransport` that the kit wraps to inject fau
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
 import httpx
 import pytest
 
-from convokit_core import _http
-from convokit_core._errors import ConvokitError, MalformedPayload, SyncError
-from convokit_core._model import Page
+# Private on purpose: the kit replaces the helper's sleep and uses the reference store.
+import convokit_core._http as _http
+from convokit_core import (
+    ConvokitError,
+    Direction,
+    MalformedPayload,
+    Page,
+    SyncContext,
+    SyncError,
+    sync_adapter,
+)
 from convokit_core._storage._memory import MemoryStore
-from convokit_core._sync._context import SyncContext
-from convokit_core._sync._engine import sync_adapter
 
 __all__ = ["AdapterConformance", "FaultInjector", "Handler"]
 
@@ -67,6 +76,8 @@ class FaultInjector:
         self.requests: list[httpx.Request] = []
         self.fired: list[tuple[int, str]] = []
         self.served = 0
+        self.bodies: dict[int, bytes] = {}
+        """The body of every response the fake server answered, by request index."""
 
     def transport(self) -> httpx.MockTransport:
         """An async mock transport answering through this injector."""
@@ -90,6 +101,7 @@ class FaultInjector:
         if inspect.isawaitable(response):
             response = await response
         self.served += 1
+        self.bodies[index] = await response.aread()
         if index in self._replace_body:
             self.fired.append((index, "malformed"))
             return httpx.Response(
@@ -488,3 +500,357 @@ class AdapterConformance:
         for secret in secrets:
             leaks = [t for t in texts if secret in t]
             assert not leaks, f"a secret leaked into: {leaks[0][:300]!r}"
+
+    # -- incremental sync: the next run reads only what is new ---------------------------
+
+    def test_resume_from_the_final_cursor_yields_nothing(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        context = self._context(platform, team_handles)
+        pages = self.collect(create_adapter, adapter_config, context, FaultInjector(fake_server))
+        cursor = pages[-1].cursor
+        for round_ in (1, 2):
+            again = self.collect(
+                create_adapter, adapter_config, context, FaultInjector(fake_server), cursor
+            )
+            repeated = sorted(_message_ids(again))
+            assert not repeated, (
+                f"a sync resumed from the final cursor {cursor!r} (round {round_}) yielded "
+                f"{len(repeated)} message(s) again, e.g. {repeated[:3]}: the final cursor does "
+                "not advance past what was delivered, so every sync re-reads them"
+            )
+            if again:
+                cursor = again[-1].cursor
+
+    def test_no_message_is_yielded_twice(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        pages = self.collect(
+            create_adapter,
+            adapter_config,
+            self._context(platform, team_handles),
+            FaultInjector(fake_server),
+        )
+        counts = Counter(m.id for page in pages for m in page.all_messages())
+        twice = sorted(i for i, n in counts.items() if n > 1)
+        assert not twice, (
+            f"{len(twice)} message(s) were yielded more than once in one full sync, e.g. "
+            f"{twice[:3]} ({counts[twice[0]]} times): each page must hold only what is new"
+        )
+
+    def test_no_empty_page_mid_stream(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        context = self._context(platform, team_handles)
+        pages = self.collect(create_adapter, adapter_config, context, FaultInjector(fake_server))
+        runs = [("a full sync", pages)]
+        if len(pages) > 2:
+            rest = self.collect(
+                create_adapter,
+                adapter_config,
+                context,
+                FaultInjector(fake_server),
+                pages[0].cursor,
+            )
+            runs.append(("a sync resumed after page 1", rest))
+        for what, run in runs:
+            for index, page in enumerate(run[:-1]):
+                assert len(page) > 0, (
+                    f"{what}: page {index + 1} of {len(run)} holds no record (cursor "
+                    f"{page.cursor!r}); only the last page may carry a cursor alone"
+                )
+
+    # -- cursors the adapter did not write -----------------------------------------------
+
+    @pytest.fixture
+    def garbage_cursors(self) -> list[str] | None:
+        """Cursors the adapter never wrote. Default (``None``): the kit's own list."""
+        return None
+
+    def test_garbage_cursor_is_an_error(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        garbage_cursors: list[str] | None,
+    ) -> None:
+        context = self._context(platform, team_handles)
+        pages = self.collect(create_adapter, adapter_config, context, FaultInjector(fake_server))
+        written = {page.cursor for page in pages}
+        cursors = garbage_cursors
+        if cursors is None:
+            final = pages[-1].cursor
+            cursors = [
+                "garbage!",
+                "null",
+                '{"v": 999}',
+                "\u00fcnic\u00f8de \u2603",
+                final[: len(final) // 2],
+                final[:-1],
+            ]
+        cursors = [c for c in dict.fromkeys(cursors) if c and c not in written]
+        assert cursors, "no garbage cursor left to try"
+        for cursor in cursors:
+            yielded: list[Page] = []
+
+            async def run(cursor: str = cursor, yielded: list[Page] = yielded) -> None:
+                async with httpx.AsyncClient(
+                    transport=FaultInjector(fake_server).transport()
+                ) as client:
+                    adapter = create_adapter(adapter_config, client, context)
+                    async for page in adapter.fetch(cursor):
+                        yielded.append(page)
+                        assert len(yielded) < _MAX_PAGES, "fetch never ends"
+
+            error: BaseException | None = None
+            try:
+                asyncio.run(asyncio.wait_for(run(), _RUN_TIMEOUT))
+            except Exception as exc:
+                error = exc
+            if error is not None:
+                if not isinstance(error, ConvokitError):
+                    pytest.fail(
+                        f"cursor {cursor!r} raised {type(error).__name__}: {error}; a cursor "
+                        "the adapter did not write must raise MalformedPayload (or "
+                        "SyncError) with a clear message"
+                    )
+                assert str(error).strip(), f"cursor {cursor!r}: the error has no message"
+                assert not yielded, (
+                    f"cursor {cursor!r}: {len(yielded)} page(s) were yielded before the error"
+                )
+                continue
+            restarted = _message_ids(yielded)
+            assert not restarted, (
+                f"cursor {cursor!r} was accepted and the sync restarted silently "
+                f"({len(restarted)} messages); it must raise MalformedPayload"
+            )
+            pytest.fail(
+                f"cursor {cursor!r} was accepted silently; a cursor the adapter did not "
+                "write must raise MalformedPayload (or SyncError)"
+            )
+
+    # -- directions: our team and our accounts are outbound ------------------------------
+
+    @pytest.fixture
+    def outbound_ids(self) -> set[str] | None:
+        """The ``Message.id`` of every message that must come out ``outbound`` with the
+        ``team_handles`` fixture. Default (``None``): at least one, and the rest checked
+        by the kit (see :meth:`test_team_handles_and_own_accounts_are_outbound`)."""
+        return None
+
+    def test_team_handles_and_own_accounts_are_outbound(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        outbound_ids: set[str] | None,
+    ) -> None:
+        def run(handles: frozenset[str]) -> list[Page]:
+            return self.collect(
+                create_adapter,
+                adapter_config,
+                self._context(platform, handles),
+                FaultInjector(fake_server),
+            )
+
+        pages = run(team_handles)
+        directions = _directions(pages)
+        outbound = {i for i, d in directions.items() if d is Direction.OUTBOUND}
+        if outbound_ids is not None:
+            assert outbound == set(outbound_ids), (
+                f"outbound messages: expected {sorted(outbound_ids)}, found {sorted(outbound)}"
+            )
+        else:
+            # Without any [[team]] handle, the source's own account still speaks for us.
+            alone = _directions(run(frozenset()))
+            assert any(d is Direction.OUTBOUND for d in alone.values()), (
+                "with no team handles no message came out outbound: messages by the "
+                "source's own account must be outbound (context.with_own_handles); put "
+                "some in the fake server's data, or override the outbound_ids fixture"
+            )
+        # A stakeholder of the data who joins the team: their messages turn outbound.
+        handles = _author_handles(pages, platform)
+        authors = {
+            m.author_id: m.id
+            for page in pages
+            for m in page.all_messages()
+            if m.direction is Direction.INBOUND and m.author_id in handles
+        }
+        if not authors:
+            pytest.skip(
+                "no inbound message's author has a Stakeholder with an identity on this "
+                "platform, so the kit cannot name one as a team member"
+            )
+        author = sorted(authors)[0]
+        handle = handles[author]
+        # As a [[team]] table would write it: the other case and a leading "@".
+        spelled = "@" + handle.lstrip("@").upper()
+        joined = _directions(run(team_handles | {spelled}))
+        for page in pages:
+            for message in page.all_messages():
+                now = joined.get(message.id)
+                if message.author_id == author:
+                    assert now is Direction.OUTBOUND, (
+                        f"message {message.id!r} by {handle!r} is {now} although "
+                        f"{spelled!r} is a team handle: use context.is_ours(handle)"
+                    )
+                else:
+                    assert now is message.direction, (
+                        f"message {message.id!r} by {message.author_id!r} changed from "
+                        f"{message.direction} to {now} when {spelled!r} joined the team"
+                    )
+
+    # -- secrets, with malformed payloads -------------------------------------------------
+
+    def test_secrets_never_leak_from_malformed_payloads(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        secrets: set[str],
+        malformed_bodies: list[bytes],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        if not secrets:
+            pytest.skip("this adapter's config has no secret fields")
+        context = self._context(platform, team_handles)
+        caplog.set_level(logging.DEBUG)
+        baseline = FaultInjector(fake_server)
+        self.collect(create_adapter, adapter_config, context, baseline)
+        total = len(baseline.requests)
+        indices = (
+            sorted({round(i * (total - 1) / 7) for i in range(8)}) if total > 8 else range(total)
+        )
+        texts: list[str] = []
+        for index in indices:
+            bodies = list(malformed_bodies) + list(_corruptions(baseline.bodies.get(index)))
+            for body in bodies:
+                injector = FaultInjector(fake_server, replace_body={index: body})
+                adapters: list[Any] = []
+
+                def create(
+                    config: Any, client: Any, ctx: Any, adapters: list[Any] = adapters
+                ) -> Any:
+                    adapter = create_adapter(config, client, ctx)
+                    adapters.append(adapter)
+                    return adapter
+
+                _, error = self.sync_until_failure(
+                    create, adapter_config, context, injector, MemoryStore()
+                )
+                texts += [repr(a) for a in adapters] + [str(a) for a in adapters]
+                for exc in _chain(error):
+                    texts += [str(exc), repr(exc), repr(exc.args)]
+        texts += [record.getMessage() for record in caplog.records]
+        texts += [str(record.args) for record in caplog.records if record.args]
+        texts += [str(record.exc_text) for record in caplog.records if record.exc_text]
+        for secret in secrets:
+            leaks = [t for t in texts if secret in t]
+            assert not leaks, (
+                f"with a malformed payload injected, a secret leaked into: {leaks[0][:300]!r}"
+            )
+
+
+def _directions(pages: Sequence[Page]) -> dict[str, Direction]:
+    return {m.id: m.direction for page in pages for m in page.all_messages()}
+
+
+def _author_handles(pages: Sequence[Page], platform: str) -> dict[str, str]:
+    """``author_id`` -> handle on ``platform``, from the stakeholders the pages carry."""
+    out: dict[str, str] = {}
+    for page in pages:
+        for person in page.stakeholders:
+            handle = person.identities.get(platform)
+            if handle:
+                out[person.id] = handle
+    return out
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _wrong(value: Any) -> Any:
+    """A value of the wrong JSON type for ``value``."""
+    if isinstance(value, bool):
+        return "yes"
+    if isinstance(value, str):
+        return 12345
+    if isinstance(value, int | float):
+        return "not a number"
+    if isinstance(value, list):
+        return {"not": "a list"}
+    if isinstance(value, dict):
+        return ["not", "an", "object"]
+    return {"unexpected": None}
+
+
+def _first_records(data: Any) -> Iterator[dict[str, Any]]:
+    """The first object of every list of objects in ``data`` (depth first)."""
+    if isinstance(data, dict):
+        for value in data.values():
+            yield from _first_records(value)
+    elif isinstance(data, list):
+        if data and isinstance(data[0], dict):
+            yield data[0]
+        for value in data:
+            if isinstance(value, dict | list):
+                yield from _first_records(value)
+
+
+def _corruptions(body: bytes | None) -> Iterator[bytes]:
+    """Plausible malformed variants of a real response body: a record of the wrong
+    type, a record with no fields, and a record whose every field has the wrong type."""
+    if not body:
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    if not list(_first_records(data)):
+        return
+    yield json.dumps(_replace_first_records(data)).encode()
+    for kind in ("emptied", "retyped"):
+        corrupt = copy.deepcopy(data)
+        for record in list(_first_records(corrupt))[:3]:
+            if kind == "emptied":
+                record.clear()
+            else:
+                for key, value in list(record.items()):
+                    record[key] = _wrong(value)
+        yield json.dumps(corrupt).encode()
+
+
+def _replace_first_records(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _replace_first_records(v) for k, v in data.items()}
+    if isinstance(data, list):
+        if data and isinstance(data[0], dict):
+            return ["not an object", *(_replace_first_records(v) for v in data[1:])]
+        return [_replace_first_records(v) for v in data]
+    return data
