@@ -49,6 +49,7 @@ from ._model import (
     TeamMember,
     Visibility,
 )
+from ._paging import WatermarkCursor, walk_newest_first
 from ._plugins import (
     PluginFailure,
     PluginInfo,
@@ -173,6 +174,7 @@ __all__ = [
     "Thread",
     "TimeSlot",
     "Visibility",
+    "WatermarkCursor",
     "__version__",
     "all_of",
     "any_of",
@@ -209,4 +211,5 @@ __all__ = [
     "run_sync",
     "set_plugin_manager",
     "sync_adapter",
+    "walk_newest_first",
 ]
