@@ -1,7 +1,8 @@
 """A small reference adapter for the tests: a JSON API paged with ``?after=``.
 
 ``GET /api/items?after=<id>&limit=N`` answers ``{"items": [...], "next": "<id>"|null}``;
-each item is ``{"id": "7", "author": "ana", "text": "...", "at": "2024-…Z"}``.
+each item is ``{"id": "0007", "author": "ana", "text": "...", "at": "2024-…Z",
+"reply_to": "0006"}``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class ToyAdapter:
                             else "inbound",
                             sent_at=datetime.fromisoformat(item["at"]),
                             text=item["text"],
+                            in_reply_to=item.get("reply_to"),
                         )
                     )
                 except (KeyError, TypeError, ValueError) as exc:
@@ -105,6 +107,8 @@ class ToyServer:
                 "author": "acme" if i % 3 == 0 else f"user{i}",
                 "text": f"item {i}",
                 "at": (T0 + timedelta(minutes=i)).isoformat(),
+                # Within a conversation (five ids each), each item answers the one before.
+                "reply_to": f"{i - 1:04d}" if i % 5 else None,
             }
             for i in range(1, count + 1)
         ]

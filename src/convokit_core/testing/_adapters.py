@@ -12,8 +12,10 @@ import copy
 import inspect
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -29,6 +31,7 @@ from convokit_core import (
     Page,
     SyncContext,
     SyncError,
+    parse_datetime,
     sync_adapter,
 )
 from convokit_core._storage._memory import MemoryStore
@@ -771,6 +774,74 @@ class AdapterConformance:
                 f"with a malformed payload injected, a secret leaked into: {leaks[0][:300]!r}"
             )
 
+    # -- times and threads come from the payload -----------------------------------------
+
+    def test_times_are_the_payload_times_in_utc(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        injector = FaultInjector(fake_server)
+        pages = self.collect(
+            create_adapter, adapter_config, self._context(platform, team_handles), injector
+        )
+        moments = set()
+        for body in injector.bodies.values():
+            moments |= _moments(body)
+        for page in pages:
+            for message in page.all_messages():
+                when = message.sent_at.replace(microsecond=0)
+                assert when in moments, (
+                    f"message {message.id!r}: sent_at {message.sent_at.isoformat()} is no "
+                    "moment the server sent (as an ISO 8601 time, read as UTC when it has no "
+                    "offset, or as epoch seconds): a time parsed in local time, or shifted?"
+                )
+
+    @pytest.fixture
+    def has_replies(self) -> bool:
+        """Whether the fake server's data holds replies (default: it must)."""
+        return True
+
+    def test_replies_point_at_their_parents(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        has_replies: bool,
+    ) -> None:
+        pages = self.collect(
+            create_adapter,
+            adapter_config,
+            self._context(platform, team_handles),
+            FaultInjector(fake_server),
+        )
+        messages = {m.id: m for page in pages for m in page.all_messages()}
+        replies = [m for m in messages.values() if m.in_reply_to is not None]
+        if not has_replies:
+            assert not replies, "has_replies is False, yet some messages reply to others"
+            return
+        assert replies, (
+            "no message has in_reply_to: a reply's parent was dropped, or the fake "
+            "server's data holds no reply (then override the has_replies fixture)"
+        )
+        for reply in replies:
+            assert reply.in_reply_to != reply.id, f"message {reply.id!r} replies to itself"
+            parent = messages.get(reply.in_reply_to or "")
+            if parent is not None:
+                assert parent.conversation_id == reply.conversation_id, (
+                    f"message {reply.id!r} (conversation {reply.conversation_id!r}) replies "
+                    f"to {parent.id!r} of conversation {parent.conversation_id!r}"
+                )
+        assert any(r.in_reply_to in messages for r in replies), (
+            "no in_reply_to names a message of the sync: parent ids must be written the "
+            "way Message.id is (instance-qualified where ids are)"
+        )
+
 
 def _directions(pages: Sequence[Page]) -> dict[str, Direction]:
     return {m.id: m.direction for page in pages for m in page.all_messages()}
@@ -785,6 +856,27 @@ def _author_handles(pages: Sequence[Page], platform: str) -> dict[str, str]:
             if handle:
                 out[person.id] = handle
     return out
+
+
+_ISO_TIME = re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+_EPOCH = re.compile(rb"(?<![\d.])1[0-9]{9}(?:\.\d+)?(?![\d])")
+
+
+def _moments(body: bytes) -> set[datetime]:
+    """Every moment a response body names, to the second, in UTC."""
+    found: set[datetime] = set()
+    for match in _ISO_TIME.finditer(body):
+        text = match.group().decode().replace(" ", "T")
+        if re.search(r"[+-]\d{4}$", text):  # +0000 without a colon
+            text = text[:-2] + ":" + text[-2:]
+        try:
+            found.add(parse_datetime(text, naive=UTC).replace(microsecond=0))
+        except ValueError:
+            continue
+    for match in _EPOCH.finditer(body):
+        value = float(match.group())
+        found.add(datetime.fromtimestamp(int(value), UTC))
+    return found
 
 
 def _chain(error: BaseException | None) -> Iterator[BaseException]:
