@@ -515,19 +515,32 @@ class AdapterConformance:
         team_handles: frozenset[str],
     ) -> None:
         context = self._context(platform, team_handles)
-        pages = self.collect(create_adapter, adapter_config, context, FaultInjector(fake_server))
-        cursor = pages[-1].cursor
-        for round_ in (1, 2):
-            again = self.collect(
+
+        def run(cursor: str | None) -> list[Page]:
+            return self.collect(
                 create_adapter, adapter_config, context, FaultInjector(fake_server), cursor
             )
-            repeated = sorted(_message_ids(again))
-            assert not repeated, (
-                f"a sync resumed from the final cursor {cursor!r} (round {round_}) yielded "
-                f"{len(repeated)} message(s) again, e.g. {repeated[:3]}: the final cursor does "
-                "not advance past what was delivered, so every sync re-reads them"
-            )
-            if again:
+
+        pages = run(None)
+        # The final cursor of a full sync, and of a sync resumed after page 1 (a later
+        # sync must advance the stored cursor too, not only the first one).
+        finals = [("a full sync", pages[-1].cursor)]
+        if len(pages) > 1:
+            resumed = run(pages[0].cursor)
+            assert resumed, "a sync resumed after page 1 yielded no page"
+            finals.append(("a sync resumed after page 1", resumed[-1].cursor))
+        for what, cursor in finals:
+            for round_ in (1, 2):
+                again = run(cursor)
+                repeated = sorted(_message_ids(again))
+                assert not repeated, (
+                    f"a sync resumed from the final cursor of {what} (round {round_}, cursor "
+                    f"{cursor!r}) yielded {len(repeated)} message(s) again, e.g. "
+                    f"{repeated[:3]}: the final cursor does not advance past what was "
+                    "delivered, so every sync re-reads them"
+                )
+                if not again:
+                    break
                 cursor = again[-1].cursor
 
     def test_no_message_is_yielded_twice(
@@ -577,6 +590,36 @@ class AdapterConformance:
                     f"{what}: page {index + 1} of {len(run)} holds no record (cursor "
                     f"{page.cursor!r}); only the last page may carry a cursor alone"
                 )
+
+    def test_persistent_rate_limit_fails_the_source(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        expected_ids: set[str],
+        team_handles: frozenset[str],
+    ) -> None:
+        context = self._context(platform, team_handles)
+        baseline = FaultInjector(fake_server)
+        self.collect(create_adapter, adapter_config, context, baseline)
+        total = len(baseline.requests)
+        body = b'{"error": "Too many requests"}'
+        for start in sorted({0, total // 2, total - 1}):
+            store = MemoryStore()
+            limited = dict.fromkeys(range(start, start + 500), (429, body))
+            injector = FaultInjector(fake_server, replace_status=limited)
+            pages, error = self.sync_until_failure(
+                create_adapter, adapter_config, context, injector, store
+            )
+            where = f"429 answered to every request from request {start + 1} of {total} on"
+            assert error is not None, (
+                f"{where}: the sync ended without an error after {len(pages)} page(s); a "
+                "rate limit that does not lift must fail the source, never end it quietly"
+            )
+            assert isinstance(error, ConvokitError), (
+                f"{where}: raised {type(error).__name__}, not a ConvokitError: {error}"
+            )
 
     # -- cursors the adapter did not write -----------------------------------------------
 
@@ -743,11 +786,18 @@ class AdapterConformance:
         self.collect(create_adapter, adapter_config, context, baseline)
         total = len(baseline.requests)
         indices = (
-            sorted({round(i * (total - 1) / 7) for i in range(8)}) if total > 8 else range(total)
+            sorted({round(i * (total - 1) / 7) for i in range(8)})
+            if total > 8
+            else list(range(total))
         )
         texts: list[str] = []
-        for index in indices:
+        # Field-by-field corruption where the bodies hold records (lists of objects).
+        rich = [i for i in range(total) if _has_records(baseline.bodies.get(i))]
+        deep = {rich[0], rich[len(rich) // 2], rich[-1]} if rich else set()
+        for index in sorted(set(indices) | deep):
             bodies = list(malformed_bodies) + list(_corruptions(baseline.bodies.get(index)))
+            if index in deep:
+                bodies += list(_leaf_corruptions(baseline.bodies.get(index)))
             for body in bodies:
                 injector = FaultInjector(fake_server, replace_body={index: body})
                 adapters: list[Any] = []
@@ -935,6 +985,48 @@ def _corruptions(body: bytes | None) -> Iterator[bytes]:
             else:
                 for key, value in list(record.items()):
                     record[key] = _wrong(value)
+        yield json.dumps(corrupt).encode()
+
+
+def _has_records(body: bytes | None) -> bool:
+    try:
+        return bool(body) and any(True for _ in _first_records(json.loads(body or b"")))
+    except ValueError:
+        return False
+
+
+def _leaf_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:2]):
+            yield from _leaf_paths(item, (*prefix, index))
+    else:
+        yield prefix
+
+
+def _leaf_corruptions(body: bytes | None, limit: int = 60) -> Iterator[bytes]:
+    """Variants of a real body with ONE leaf of its first record of the wrong type,
+    so the adapter's checks deep inside a record (past the outer shape) run too."""
+    if not body:
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    records = list(_first_records(data))
+    if not records:
+        return
+    # One field name once (``id`` of the record, of its author, …): the first is enough.
+    paths = list({p[-1]: p for p in reversed(list(_leaf_paths(records[0]))) if p}.values())
+    paths = paths[::-1][:limit]
+    for path in paths:
+        corrupt = copy.deepcopy(data)
+        target = next(iter(_first_records(corrupt)))
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = _wrong(target[path[-1]])
         yield json.dumps(corrupt).encode()
 
 
