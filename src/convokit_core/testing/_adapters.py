@@ -1,8 +1,9 @@
 """The adapter conformance kit: the behaviour every platform adapter must have.
 
-Subclass :class:`AdapterConformance` in your plugin's tests and provide the fixtures
-listed in its docstring. Every inherited test runs your adapter against your own fake
-server, through an :class:`httpx.MockTransport` that the kit wraps to inject faults.
+Subclass :class:`AdapterConformance` (imported from :mod:`convokit_core.testing`) in
+your plugin's tests and provide the fixtures listed in its docstring. Every inherited
+test runs your adapter against your own fake server, through an
+:class:`httpx.MockTransport` that the kit wraps to inject faults.
 """
 
 from __future__ import annotations
@@ -185,18 +186,35 @@ class AdapterConformance:
         200 bodies that replace one response at a time; each must fail the source with
         :class:`~convokit_core.MalformedPayload`. Default: truncated JSON and a JSON
         object of the wrong shape (``{"unexpected": "shape"}``).
+    ``garbage_cursors`` -> ``list[str] | None``
+        Cursors the adapter never wrote; each must raise a ``ConvokitError``. Default
+        (``None``): ``garbage!``, ``null``, ``{"v": 999}``, non-ASCII text, and the
+        final cursor of a full sync cut in half and cut by one character.
+    ``outbound_ids`` -> ``set[str] | None``
+        The exact ids that must come out ``outbound`` with ``team_handles``. Default
+        (``None``): at least one message is outbound with no team handle at all (the
+        source's own account).
+    ``has_replies`` -> ``bool``
+        Whether the data holds replies (default ``True``).
 
     The kit makes retries instant (it replaces the HTTP helper's sleep) and records
     the requested waits in ``self.sleeps``. Your adapter must do its HTTP through
-    :class:`convokit_core.HttpClient` on the client the host hands it.
+    :class:`convokit_core.HttpClient` on the client the host hands it. A
+    :class:`~convokit_core.testing.FakePlatform` makes a good ``fake_server``.
 
     The tests check: pagination to the end; resuming from every intermediate cursor
-    gives the same total set; a future cursor yields nothing and no error; injected
-    429 (JSON and HTML bodies), 5xx, timeouts and connection errors give the same set;
-    a malformed response at any request fails the source with ``MalformedPayload``
-    without advancing its stored cursor, and a later clean run completes the set;
-    secrets never leak into reprs, log records, exception messages, requested URLs or
-    stored records.
+    gives the same total set; a future cursor yields nothing and no error; resuming
+    from a final cursor yields nothing; no message twice in one sync; no empty page
+    mid-stream; a garbage or truncated cursor raises a clear error before any page;
+    our team's and our own account's messages are outbound and no one else's; times
+    are moments the server sent, in UTC; replies name parents of the same
+    conversation; injected 429 (JSON and HTML bodies), 5xx, timeouts and connection
+    errors give the same set, and a 429 that never lifts fails the source; a malformed
+    response at any request fails the source with ``MalformedPayload`` without
+    advancing its stored cursor, and a later clean run completes the set; secrets never
+    leak into reprs, log records, exception messages, requested URLs or stored records,
+    also when malformed or field-by-field corrupted payloads are injected.
+    docs/adapter-conformance.md lists every check with the mistake it catches.
     """
 
     # -- defaults for optional fixtures --------------------------------------------------

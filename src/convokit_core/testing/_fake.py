@@ -43,7 +43,7 @@ class Paging(enum.StrEnum):
     LINK = "link"
     """The next page's full URL in a ``Link: <…>; rel="next"`` header (GitHub, Mastodon)."""
     AFTER_ID = "after"
-    """``?after=ID``: the rows whose id sorts after ``ID`` (a ``since_id``-style API)."""
+    """``?after=ID``: the rows whose id sorts after ``ID``, in id order (``since_id``)."""
 
 
 class Order(enum.StrEnum):
@@ -196,8 +196,11 @@ class FakePlatform:
         return when, str(self._field(row, self.id_key))
 
     def listing(self) -> list[dict[str, Any]]:
-        """The rows in listing order."""
-        return sorted(self.rows, key=self.key, reverse=self.order is Order.NEWEST_FIRST)
+        """The rows in listing order: by ``(time, id)``, or by id for ``AFTER_ID``."""
+        newest = self.order is Order.NEWEST_FIRST
+        if self.paging is Paging.AFTER_ID:
+            return sorted(self.rows, key=lambda r: self.key(r)[1], reverse=newest)
+        return sorted(self.rows, key=self.key, reverse=newest)
 
     def ids(self) -> set[str]:
         """The id of every row."""
