@@ -261,10 +261,23 @@ def test_garbage_cursor_that_crashes_is_caught(kit: AdapterConformance) -> None:
         kit.test_garbage_cursor_is_an_error(**cursorless(Crashes), garbage_cursors=["garbage!"])
 
 
+PEOPLE = ToyConfig(url="https://toy.example", token=TOKEN, people=True)
+
+
 def test_ignored_team_handles_are_caught(kit: AdapterConformance) -> None:
     with pytest.raises(AssertionError, match="is a team handle"):
         kit.test_team_handles_and_own_accounts_are_outbound(
-            **cursorless(IgnoresTeamHandles), outbound_ids=None
+            **cursorless(IgnoresTeamHandles, adapter_config=PEOPLE), outbound_ids=None
+        )
+    kit.test_team_handles_and_own_accounts_are_outbound(
+        **cursorless(ToyAdapter, adapter_config=PEOPLE), outbound_ids=None
+    )
+
+
+def test_team_check_skips_without_stakeholder_handles(kit: AdapterConformance) -> None:
+    with pytest.raises(pytest.skip.Exception, match="no inbound message's author"):
+        kit.test_team_handles_and_own_accounts_are_outbound(
+            **cursorless(ToyAdapter), outbound_ids=None
         )
 
 

@@ -33,6 +33,8 @@ class ToyConfig:
     token: str = attrs.field(repr=False, metadata={"secret": True})
     limit: int = 3
     account: str = "acme"
+    people: bool = False
+    """Also yield a Stakeholder (with its handle) for every inbound author."""
 
 
 class ToyAdapter:
@@ -85,7 +87,7 @@ class ToyAdapter:
             people = [
                 Stakeholder(id=m.author_id, identities={PLATFORM: m.author_id})
                 for m in messages
-                if m.direction == "inbound"
+                if m.direction == "inbound" and self.config.people
             ]
             fields: dict[str, Any] = {"messages": messages, "stakeholders": people, "cursor": after}
             yield Page(**fields)
