@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
@@ -927,11 +928,13 @@ def _author_handles(pages: Sequence[Page], platform: str) -> dict[str, str]:
 
 
 _ISO_TIME = re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
-_EPOCH = re.compile(rb"(?<![\d.])1[0-9]{9}(?:\.\d+)?(?![\d])")
+_EPOCH = re.compile(rb"(?<![\d.])1[0-9]{9}(?:[0-9]{3})?(?:\.\d+)?(?![\d])")
+_RFC2822 = re.compile(rb"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [^\"<,]{1,5}")
 
 
 def _moments(body: bytes) -> set[datetime]:
-    """Every moment a response body names, to the second, in UTC."""
+    """Every moment a response body names, to the second, in UTC: ISO 8601 (naive read
+    as UTC; ``+0000`` without a colon too), epoch seconds or milliseconds, RFC 2822."""
     found: set[datetime] = set()
     for match in _ISO_TIME.finditer(body):
         text = match.group().decode().replace(" ", "T")
@@ -943,7 +946,17 @@ def _moments(body: bytes) -> set[datetime]:
             continue
     for match in _EPOCH.finditer(body):
         value = float(match.group())
+        if value >= 1e12:  # milliseconds
+            value /= 1000
         found.add(datetime.fromtimestamp(int(value), UTC))
+    for match in _RFC2822.finditer(body):
+        try:
+            moment = parsedate_to_datetime(match.group().decode().strip())
+        except (TypeError, ValueError, IndexError):
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        found.add(moment.astimezone(UTC).replace(microsecond=0))
     return found
 
 
