@@ -50,6 +50,7 @@ from ._model import (
     TeamMember,
     Visibility,
 )
+from ._paging import WatermarkCursor, walk_newest_first
 from ._plugins import (
     PluginFailure,
     PluginInfo,
@@ -179,6 +180,7 @@ __all__ = [
     "Thread",
     "TimeSlot",
     "Visibility",
+    "WatermarkCursor",
     "__version__",
     "acheck",
     "aexport",
@@ -222,4 +224,5 @@ __all__ = [
     "set_plugin_manager",
     "simulate",
     "sync_adapter",
+    "walk_newest_first",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 __all__ = [
     "MAX_DURATION",
@@ -83,10 +83,15 @@ def parse_timestamp(text: str, what: str = "timestamp") -> datetime:
     return check_timestamp(value, what)
 
 
-def parse_datetime(text: str) -> datetime:
+def parse_datetime(text: str, *, naive: tzinfo | None = None) -> datetime:
     """Parse an ISO 8601 timestamp with an offset or ``Z`` into an aware UTC datetime.
 
-    Raises ``ValueError`` naming what was found for naive or malformed input.
+    ``naive`` is the zone a timestamp *without* an offset is in, for platforms that
+    document theirs (``naive=UTC`` for Lemmy 0.18's ``"2024-03-01T12:00:00.123456"``).
+    By default such a timestamp is rejected: a naive time is never guessed.
+
+    Raises ``ValueError`` naming what was found for naive (unless ``naive`` is given)
+    or malformed input.
     """
     if not isinstance(text, str):
         raise ValueError(f"expected an ISO 8601 timestamp string, found {text!r}")
@@ -97,7 +102,9 @@ def parse_datetime(text: str) -> datetime:
             f"expected an ISO 8601 timestamp like 2017-10-31T21:46:24Z, found {text!r}"
         ) from None
     if value.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no timezone; add 'Z' or an offset")
+        if naive is None:
+            raise ValueError(f"timestamp {text!r} has no timezone; add 'Z' or an offset")
+        value = value.replace(tzinfo=naive)
     return value.astimezone(UTC)
 
 

@@ -1,12 +1,14 @@
 """A small reference adapter for the tests: a JSON API paged with ``?after=``.
 
 ``GET /api/items?after=<id>&limit=N`` answers ``{"items": [...], "next": "<id>"|null}``;
-each item is ``{"id": "7", "author": "ana", "text": "...", "at": "2024-…Z"}``.
+each item is ``{"id": "0007", "author": "ana", "text": "...", "at": "2024-…Z",
+"reply_to": "0006"}``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ import httpx
 
 from convokit_core._errors import MalformedPayload
 from convokit_core._http import HttpClient, RetryPolicy
-from convokit_core._model import Message, Page
+from convokit_core._model import Message, Page, Stakeholder
 from convokit_core._sync._context import SyncContext
 
 PLATFORM = "toy"
@@ -30,12 +32,15 @@ class ToyConfig:
     url: str
     token: str = attrs.field(repr=False, metadata={"secret": True})
     limit: int = 3
+    account: str = "acme"
+    people: bool = False
+    """Also yield a Stakeholder (with its handle) for every inbound author."""
 
 
 class ToyAdapter:
     def __init__(self, config: ToyConfig, client: httpx.AsyncClient, context: SyncContext):
         self.config = config
-        self.context = context
+        self.context = context.with_own_handles(config.account)
         self.http = HttpClient(
             client,
             base_url=config.url,
@@ -47,6 +52,8 @@ class ToyAdapter:
         return f"<ToyAdapter {self.config.url}>"
 
     async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
+        if cursor is not None and not re.fullmatch(r"[0-9]{4}", cursor):
+            raise MalformedPayload(f"not a toy cursor (four digits): {cursor[:20]!r}")
         after = cursor
         while True:
             params: dict[str, Any] = {"limit": self.config.limit}
@@ -69,6 +76,7 @@ class ToyAdapter:
                             else "inbound",
                             sent_at=datetime.fromisoformat(item["at"]),
                             text=item["text"],
+                            in_reply_to=item.get("reply_to"),
                         )
                     )
                 except (KeyError, TypeError, ValueError) as exc:
@@ -76,7 +84,12 @@ class ToyAdapter:
             if not messages:
                 return
             after = messages[-1].id
-            fields: dict[str, Any] = {"messages": messages, "cursor": after}
+            people = [
+                Stakeholder(id=m.author_id, identities={PLATFORM: m.author_id})
+                for m in messages
+                if m.direction == "inbound" and self.config.people
+            ]
+            fields: dict[str, Any] = {"messages": messages, "stakeholders": people, "cursor": after}
             yield Page(**fields)
             if data.get("next") is None:
                 return
@@ -96,6 +109,8 @@ class ToyServer:
                 "author": "acme" if i % 3 == 0 else f"user{i}",
                 "text": f"item {i}",
                 "at": (T0 + timedelta(minutes=i)).isoformat(),
+                # Within a conversation (five ids each), each item answers the one before.
+                "reply_to": f"{i - 1:04d}" if i % 5 else None,
             }
             for i in range(1, count + 1)
         ]

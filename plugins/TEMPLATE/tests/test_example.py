@@ -1,8 +1,10 @@
 """Tests of the template plugin. Keep them when you copy it; change the data and shapes.
 
-The fake server below plays the platform: it serves ``fixtures/messages.json`` the way
-the real API pages it. The conformance kit then runs the adapter against it, with
-injected rate limits, server errors, timeouts and malformed answers.
+The fake server plays the platform: ``convokit_core.testing.FakePlatform`` serves
+``fixtures/messages.json`` the way the real API pages it (``?after=ID&limit=N``, oldest
+first, ``{"data": [...], "has_more": bool}``, a bearer token, small pages). The
+conformance kit then runs the adapter against it, with injected rate limits, server
+errors, timeouts and malformed answers.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ import httpx
 import pytest
 from convokit_example import ExampleConfig, create_adapter
 
-from convokit_core import Direction, MalformedPayload, PluginManager, SyncContext
-from convokit_core.testing._adapters import AdapterConformance
+from convokit_core import (
+    Direction,
+    MalformedPayload,
+    PluginManager,
+    SyncContext,
+)
+from convokit_core.testing import AdapterConformance, FakePlatform, Order, Paging
 
 MESSAGES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures" / "messages.json").read_text(encoding="utf-8")
@@ -28,31 +35,29 @@ TOKEN = "s3cr3t-token-for-tests"
 SERVER_PAGE_LIMIT = 4  # the fake API returns at most this many per page, like real ones
 
 
-def fake_server(
-    request: httpx.Request, messages: list[dict[str, Any]] = MESSAGES
-) -> httpx.Response:
+def fake_api(messages: list[dict[str, Any]] = MESSAGES) -> FakePlatform:
     """The Example Inbox API: ``GET /api/v1/messages?after=&limit=``, bearer token."""
-    if request.headers.get("authorization") != f"Bearer {TOKEN}":
-        return httpx.Response(401, json={"error": "invalid token"})
-    if request.url.path != "/api/v1/messages":
-        return httpx.Response(404, json={"error": "not found"})
-    after = request.url.params.get("after", "")
-    limit = min(int(request.url.params.get("limit", "20")), SERVER_PAGE_LIMIT)
-    newer = [m for m in messages if m["id"] > after]
-    return httpx.Response(200, json={"data": newer[:limit], "has_more": len(newer) > limit})
+    return FakePlatform(
+        messages,
+        path="/api/v1/messages",
+        paging=Paging.AFTER_ID,
+        order=Order.OLDEST_FIRST,
+        cursor_param="after",
+        page_size=SERVER_PAGE_LIMIT,
+        envelope=lambda rows, more: {"data": rows, "has_more": more is not None},
+        token=TOKEN,
+    )
 
 
 def config() -> ExampleConfig:
     return ExampleConfig(base_url="https://inbox.example.test", account="acme", token=TOKEN)
 
 
-def run(
-    cursor: str | None = None, server: Callable[..., httpx.Response] = fake_server
-) -> list[Any]:
+def run(cursor: str | None = None, server: FakePlatform | None = None) -> list[Any]:
     """Every page a fresh adapter yields from ``cursor``."""
 
     async def go() -> list[Any]:
-        transport = httpx.MockTransport(server)
+        transport = httpx.MockTransport(server or fake_api())
         async with httpx.AsyncClient(transport=transport) as client:
             context = SyncContext(source="inbox", platform="example", team_handles=["@Sam"])
             adapter = create_adapter(config(), client, context)
@@ -62,6 +67,8 @@ def run(
 
 
 # -- the conformance kit: one subclass, six fixtures -------------------------------------
+# Optional fixtures (secrets, team_handles, malformed_bodies, garbage_cursors,
+# outbound_ids) have defaults; see docs/adapter-conformance.md.
 
 
 class TestExampleConformance(AdapterConformance):
@@ -79,7 +86,7 @@ class TestExampleConformance(AdapterConformance):
 
     @pytest.fixture
     def fake_server(self) -> Callable[[httpx.Request], httpx.Response]:
-        return fake_server
+        return fake_api()
 
     @pytest.fixture
     def expected_ids(self) -> set[str]:
@@ -120,10 +127,7 @@ def test_next_sync_reads_only_new_messages() -> None:
     assert run(final) == []
     newer = {**MESSAGES[0], "id": "m_0007", "body": "Any news?", "in_reply_to": "m_0002"}
 
-    def grown(request: httpx.Request) -> httpx.Response:
-        return fake_server(request, [*MESSAGES, newer])
-
-    (page,) = run(final, grown)
+    (page,) = run(final, fake_api([*MESSAGES, newer]))
     assert [m.id for m in page.messages] == ["m_0007"]
 
 
@@ -134,3 +138,10 @@ def test_config_hides_the_token() -> None:
 def test_a_cursor_we_did_not_write_is_an_error() -> None:
     with pytest.raises(MalformedPayload, match="not an example cursor"):
         run("garbage!")
+
+
+def test_plain_http_to_a_remote_host_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="refusing plain http"):
+        ExampleConfig(base_url="http://inbox.example.com", account="acme", token=TOKEN)
+    local = ExampleConfig(base_url="http://127.0.0.1:8080/", account="acme", token=TOKEN)
+    assert local.base_url == "http://127.0.0.1:8080"

@@ -47,8 +47,9 @@ def _messages(pages: list[Any]) -> dict[str, Any]:
 
 def test_full_sync_reads_threads_and_own_posts(fake: FakeBluesky, context: SyncContext) -> None:
     pages = sync(context)
-    # Two notification pages, then two author-feed pages.
-    assert len(pages) == 4
+    # Two notification pages, then two author-feed pages; the first of those holds only
+    # our replies already delivered with their threads, so it is not yielded again.
+    assert len(pages) == 3
     messages = _messages(pages)
     assert set(messages) == {
         "a_root", "a_us", "a_ana2", "a_sam", "a_bruno",
@@ -172,7 +173,9 @@ def test_every_intermediate_cursor_resumes_to_the_same_set(
         seen = {m.id for p in pages[: index + 1] for m in p.messages}
         rest = sync(context, page.cursor)
         assert seen | {m.id for p in rest for m in p.messages} == everything
-        assert len(rest) == len(pages) - index - 1
+        # A resumed run does not know what the earlier pages delivered, so it may yield
+        # a page the full run had nothing new for; only the final cursor yields nothing.
+        assert bool(rest) == (index < len(pages) - 1)
 
 
 def test_http_failure_fails_the_source(fake: FakeBluesky, context: SyncContext) -> None:

@@ -56,7 +56,7 @@ def test_rejected_refresh_token_creates_a_new_session(
 ) -> None:
     fake.refresh_rejected = True
     pages = sync_expiring_after(fake, context, 2)
-    assert len(pages) == 4
+    assert len(pages) == 3
     assert fake.calls[REFRESH] == 1
     assert fake.calls[CREATE] == 2
 

@@ -2,6 +2,10 @@
 
 - :class:`StorageConformance`: subclass it with a ``store`` fixture to check a backend.
 - :class:`AdapterConformance`: subclass it with a few fixtures to check a platform adapter.
+- :class:`FakePlatform`: fixture rows served as a paged API (page numbers, opaque
+  cursors, ``Link`` headers; newest or oldest first) with injected :class:`Fault` answers
+  (429 in the platform's reset-header style, 5xx, timeouts), through a mock transport or
+  on loopback (:meth:`FakePlatform.serve`, :func:`serve_loopback`).
 - :func:`sample_message`: a message for tests.
 - :func:`generate_history` / :class:`HistorySpec`: realistic generated support traffic
   (for demos, tests and benchmarks) and :data:`DEMO_POLICY`, a policy that exercises
@@ -17,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._fake import FakePlatform, Fault, Order, Paging, serve_loopback
 from ._generate import DEMO_POLICY, HistorySpec, generate_history, generate_rows
 
 if TYPE_CHECKING:
@@ -26,12 +31,17 @@ if TYPE_CHECKING:
 __all__ = [
     "DEMO_POLICY",
     "AdapterConformance",
+    "FakePlatform",
+    "Fault",
     "FaultInjector",
     "HistorySpec",
+    "Order",
+    "Paging",
     "StorageConformance",
     "generate_history",
     "generate_rows",
     "sample_message",
+    "serve_loopback",
 ]
 
 _LAZY = {

@@ -1,28 +1,42 @@
 """The adapter conformance kit: the behaviour every platform adapter must have.
 
-Subclass :class:`AdapterConformance` in your plugin's tests and provide the fixtures
-listed in its docstring. Every inherited test runs your adapter against your own fake
-server, through an :class:`httpx.MockTransport` that the kit wraps to inject faults.
+Subclass :class:`AdapterConformance` (imported from :mod:`convokit_core.testing`) in
+your plugin's tests and provide the fixtures listed in its docstring. Every inherited
+test runs your adapter against your own fake server, through an
+:class:`httpx.MockTransport` that the kit wraps to inject faults.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
 import httpx
 import pytest
 
-from convokit_core import _http
-from convokit_core._errors import ConvokitError, MalformedPayload, SyncError
-from convokit_core._model import Page
+# Private on purpose: the kit replaces the helper's sleep and uses the reference store.
+import convokit_core._http as _http
+from convokit_core import (
+    ConvokitError,
+    Direction,
+    MalformedPayload,
+    Page,
+    SyncContext,
+    SyncError,
+    parse_datetime,
+    sync_adapter,
+)
 from convokit_core._storage._memory import MemoryStore
-from convokit_core._sync._context import SyncContext
-from convokit_core._sync._engine import sync_adapter
 
 __all__ = ["AdapterConformance", "FaultInjector", "Handler"]
 
@@ -67,6 +81,8 @@ class FaultInjector:
         self.requests: list[httpx.Request] = []
         self.fired: list[tuple[int, str]] = []
         self.served = 0
+        self.bodies: dict[int, bytes] = {}
+        """The body of every response the fake server answered, by request index."""
 
     def transport(self) -> httpx.MockTransport:
         """An async mock transport answering through this injector."""
@@ -90,6 +106,7 @@ class FaultInjector:
         if inspect.isawaitable(response):
             response = await response
         self.served += 1
+        self.bodies[index] = await response.aread()
         if index in self._replace_body:
             self.fired.append((index, "malformed"))
             return httpx.Response(
@@ -170,18 +187,35 @@ class AdapterConformance:
         200 bodies that replace one response at a time; each must fail the source with
         :class:`~convokit_core.MalformedPayload`. Default: truncated JSON and a JSON
         object of the wrong shape (``{"unexpected": "shape"}``).
+    ``garbage_cursors`` -> ``list[str] | None``
+        Cursors the adapter never wrote; each must raise a ``ConvokitError``. Default
+        (``None``): ``garbage!``, ``null``, ``{"v": 999}``, non-ASCII text, and the
+        final cursor of a full sync cut in half and cut by one character.
+    ``outbound_ids`` -> ``set[str] | None``
+        The exact ids that must come out ``outbound`` with ``team_handles``. Default
+        (``None``): at least one message is outbound with no team handle at all (the
+        source's own account).
+    ``has_replies`` -> ``bool``
+        Whether the data holds replies (default ``True``).
 
     The kit makes retries instant (it replaces the HTTP helper's sleep) and records
     the requested waits in ``self.sleeps``. Your adapter must do its HTTP through
-    :class:`convokit_core.HttpClient` on the client the host hands it.
+    :class:`convokit_core.HttpClient` on the client the host hands it. A
+    :class:`~convokit_core.testing.FakePlatform` makes a good ``fake_server``.
 
     The tests check: pagination to the end; resuming from every intermediate cursor
-    gives the same total set; a future cursor yields nothing and no error; injected
-    429 (JSON and HTML bodies), 5xx, timeouts and connection errors give the same set;
-    a malformed response at any request fails the source with ``MalformedPayload``
-    without advancing its stored cursor, and a later clean run completes the set;
-    secrets never leak into reprs, log records, exception messages, requested URLs or
-    stored records.
+    gives the same total set; a future cursor yields nothing and no error; resuming
+    from a final cursor yields nothing; no message twice in one sync; no empty page
+    mid-stream; a garbage or truncated cursor raises a clear error before any page;
+    our team's and our own account's messages are outbound and no one else's; times
+    are moments the server sent, in UTC; replies name parents of the same
+    conversation; injected 429 (JSON and HTML bodies), 5xx, timeouts and connection
+    errors give the same set, and a 429 that never lifts fails the source; a malformed
+    response at any request fails the source with ``MalformedPayload`` without
+    advancing its stored cursor, and a later clean run completes the set; secrets never
+    leak into reprs, log records, exception messages, requested URLs or stored records,
+    also when malformed or field-by-field corrupted payloads are injected.
+    docs/adapter-conformance.md lists every check with the mistake it catches.
     """
 
     # -- defaults for optional fixtures --------------------------------------------------
@@ -488,3 +522,550 @@ class AdapterConformance:
         for secret in secrets:
             leaks = [t for t in texts if secret in t]
             assert not leaks, f"a secret leaked into: {leaks[0][:300]!r}"
+
+    # -- incremental sync: the next run reads only what is new ---------------------------
+
+    def test_resume_from_the_final_cursor_yields_nothing(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        context = self._context(platform, team_handles)
+
+        def run(cursor: str | None) -> list[Page]:
+            return self.collect(
+                create_adapter, adapter_config, context, FaultInjector(fake_server), cursor
+            )
+
+        pages = run(None)
+        # The final cursor of a full sync, and of a sync resumed after page 1 (a later
+        # sync must advance the stored cursor too, not only the first one).
+        finals = [("a full sync", pages[-1].cursor)]
+        if len(pages) > 1:
+            resumed = run(pages[0].cursor)
+            assert resumed, "a sync resumed after page 1 yielded no page"
+            finals.append(("a sync resumed after page 1", resumed[-1].cursor))
+        for what, cursor in finals:
+            for round_ in (1, 2):
+                again = run(cursor)
+                repeated = sorted(_message_ids(again))
+                assert not repeated, (
+                    f"a sync resumed from the final cursor of {what} (round {round_}, cursor "
+                    f"{cursor!r}) yielded {len(repeated)} message(s) again, e.g. "
+                    f"{repeated[:3]}: the final cursor does not advance past what was "
+                    "delivered, so every sync re-reads them"
+                )
+                if not again:
+                    break
+                cursor = again[-1].cursor
+
+    def test_no_message_is_yielded_twice(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        pages = self.collect(
+            create_adapter,
+            adapter_config,
+            self._context(platform, team_handles),
+            FaultInjector(fake_server),
+        )
+        counts = Counter(m.id for page in pages for m in page.all_messages())
+        twice = sorted(i for i, n in counts.items() if n > 1)
+        assert not twice, (
+            f"{len(twice)} message(s) were yielded more than once in one full sync, e.g. "
+            f"{twice[:3]} ({counts[twice[0]]} times): each page must hold only what is new"
+        )
+
+    def test_no_empty_page_mid_stream(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        context = self._context(platform, team_handles)
+        pages = self.collect(create_adapter, adapter_config, context, FaultInjector(fake_server))
+        runs = [("a full sync", pages)]
+        if len(pages) > 2:
+            rest = self.collect(
+                create_adapter,
+                adapter_config,
+                context,
+                FaultInjector(fake_server),
+                pages[0].cursor,
+            )
+            runs.append(("a sync resumed after page 1", rest))
+        for what, run in runs:
+            for index, page in enumerate(run[:-1]):
+                assert len(page) > 0, (
+                    f"{what}: page {index + 1} of {len(run)} holds no record (cursor "
+                    f"{page.cursor!r}); only the last page may carry a cursor alone"
+                )
+
+    def test_persistent_rate_limit_fails_the_source(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        expected_ids: set[str],
+        team_handles: frozenset[str],
+    ) -> None:
+        context = self._context(platform, team_handles)
+        baseline = FaultInjector(fake_server)
+        self.collect(create_adapter, adapter_config, context, baseline)
+        total = len(baseline.requests)
+        body = b'{"error": "Too many requests"}'
+        for start in sorted({0, total // 2, total - 1}):
+            store = MemoryStore()
+            limited = dict.fromkeys(range(start, start + 500), (429, body))
+            injector = FaultInjector(fake_server, replace_status=limited)
+            pages, error = self.sync_until_failure(
+                create_adapter, adapter_config, context, injector, store
+            )
+            where = f"429 answered to every request from request {start + 1} of {total} on"
+            assert error is not None, (
+                f"{where}: the sync ended without an error after {len(pages)} page(s); a "
+                "rate limit that does not lift must fail the source, never end it quietly"
+            )
+            assert isinstance(error, ConvokitError), (
+                f"{where}: raised {type(error).__name__}, not a ConvokitError: {error}"
+            )
+
+    # -- cursors the adapter did not write -----------------------------------------------
+
+    @pytest.fixture
+    def garbage_cursors(self) -> list[str] | None:
+        """Cursors the adapter never wrote. Default (``None``): the kit's own list."""
+        return None
+
+    def test_garbage_cursor_is_an_error(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        garbage_cursors: list[str] | None,
+    ) -> None:
+        context = self._context(platform, team_handles)
+        pages = self.collect(create_adapter, adapter_config, context, FaultInjector(fake_server))
+        written = {page.cursor for page in pages}
+        cursors = garbage_cursors
+        if cursors is None:
+            final = pages[-1].cursor
+            cursors = [
+                "garbage!",
+                "null",
+                '{"v": 999}',
+                "\u00fcnic\u00f8de \u2603",
+                final[: len(final) // 2],
+                final[:-1],
+            ]
+        cursors = [c for c in dict.fromkeys(cursors) if c and c not in written]
+        assert cursors, "no garbage cursor left to try"
+        for cursor in cursors:
+            yielded: list[Page] = []
+
+            async def run(cursor: str = cursor, yielded: list[Page] = yielded) -> None:
+                async with httpx.AsyncClient(
+                    transport=FaultInjector(fake_server).transport()
+                ) as client:
+                    adapter = create_adapter(adapter_config, client, context)
+                    async for page in adapter.fetch(cursor):
+                        yielded.append(page)
+                        assert len(yielded) < _MAX_PAGES, "fetch never ends"
+
+            error: BaseException | None = None
+            try:
+                asyncio.run(asyncio.wait_for(run(), _RUN_TIMEOUT))
+            except Exception as exc:
+                error = exc
+            if error is not None:
+                if not isinstance(error, ConvokitError):
+                    pytest.fail(
+                        f"cursor {cursor!r} raised {type(error).__name__}: {error}; a cursor "
+                        "the adapter did not write must raise MalformedPayload (or "
+                        "SyncError) with a clear message"
+                    )
+                assert str(error).strip(), f"cursor {cursor!r}: the error has no message"
+                assert not yielded, (
+                    f"cursor {cursor!r}: {len(yielded)} page(s) were yielded before the error"
+                )
+                continue
+            restarted = _message_ids(yielded)
+            assert not restarted, (
+                f"cursor {cursor!r} was accepted and the sync restarted silently "
+                f"({len(restarted)} messages); it must raise MalformedPayload"
+            )
+            pytest.fail(
+                f"cursor {cursor!r} was accepted silently; a cursor the adapter did not "
+                "write must raise MalformedPayload (or SyncError)"
+            )
+
+    # -- directions: our team and our accounts are outbound ------------------------------
+
+    @pytest.fixture
+    def outbound_ids(self) -> set[str] | None:
+        """The ``Message.id`` of every message that must come out ``outbound`` with the
+        ``team_handles`` fixture. Default (``None``): at least one, and the rest checked
+        by the kit (see :meth:`test_team_handles_and_own_accounts_are_outbound`)."""
+        return None
+
+    def test_team_handles_and_own_accounts_are_outbound(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        outbound_ids: set[str] | None,
+    ) -> None:
+        def run(handles: frozenset[str]) -> list[Page]:
+            return self.collect(
+                create_adapter,
+                adapter_config,
+                self._context(platform, handles),
+                FaultInjector(fake_server),
+            )
+
+        pages = run(team_handles)
+        directions = _directions(pages)
+        outbound = {i for i, d in directions.items() if d is Direction.OUTBOUND}
+        if outbound_ids is not None:
+            assert outbound == set(outbound_ids), (
+                f"outbound messages: expected {sorted(outbound_ids)}, found {sorted(outbound)}"
+            )
+        else:
+            # Without any [[team]] handle, the source's own account still speaks for us.
+            alone = _directions(run(frozenset()))
+            assert any(d is Direction.OUTBOUND for d in alone.values()), (
+                "with no team handles no message came out outbound: messages by the "
+                "source's own account must be outbound (context.with_own_handles); put "
+                "some in the fake server's data, or override the outbound_ids fixture"
+            )
+        # A stakeholder of the data who joins the team: their messages turn outbound.
+        handles = _author_handles(pages, platform)
+        authors = {
+            m.author_id: m.id
+            for page in pages
+            for m in page.all_messages()
+            if m.direction is Direction.INBOUND and m.author_id in handles
+        }
+        if not authors:
+            pytest.skip(
+                "no inbound message's author has a Stakeholder with an identity on this "
+                "platform, so the kit cannot name one as a team member"
+            )
+        author = sorted(authors)[0]
+        handle = handles[author]
+        # As a [[team]] table would write it: the other case and a leading "@".
+        spelled = "@" + handle.lstrip("@").upper()
+        joined = _directions(run(team_handles | {spelled}))
+        for page in pages:
+            for message in page.all_messages():
+                now = joined.get(message.id)
+                if message.author_id == author:
+                    assert now is Direction.OUTBOUND, (
+                        f"message {message.id!r} by {handle!r} is {now} although "
+                        f"{spelled!r} is a team handle: use context.is_ours(handle)"
+                    )
+                else:
+                    assert now is message.direction, (
+                        f"message {message.id!r} by {message.author_id!r} changed from "
+                        f"{message.direction} to {now} when {spelled!r} joined the team"
+                    )
+
+    # -- secrets, with malformed payloads -------------------------------------------------
+
+    def test_secrets_never_leak_from_malformed_payloads(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        secrets: set[str],
+        malformed_bodies: list[bytes],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        if not secrets:
+            pytest.skip("this adapter's config has no secret fields")
+        context = self._context(platform, team_handles)
+        caplog.set_level(logging.DEBUG)
+        baseline = FaultInjector(fake_server)
+        self.collect(create_adapter, adapter_config, context, baseline)
+        total = len(baseline.requests)
+        indices = (
+            sorted({round(i * (total - 1) / 7) for i in range(8)})
+            if total > 8
+            else list(range(total))
+        )
+        texts: list[str] = []
+        # Field-by-field corruption where the bodies hold records (lists of objects).
+        rich = [i for i in range(total) if _has_records(baseline.bodies.get(i))]
+        deep = {rich[0], rich[len(rich) // 2], rich[-1]} if rich else set()
+        for index in sorted(set(indices) | deep):
+            bodies = list(malformed_bodies) + list(_corruptions(baseline.bodies.get(index)))
+            if index in deep:
+                bodies += list(_leaf_corruptions(baseline.bodies.get(index)))
+            for body in bodies:
+                injector = FaultInjector(fake_server, replace_body={index: body})
+                adapters: list[Any] = []
+
+                def create(
+                    config: Any, client: Any, ctx: Any, adapters: list[Any] = adapters
+                ) -> Any:
+                    adapter = create_adapter(config, client, ctx)
+                    adapters.append(adapter)
+                    return adapter
+
+                _, error = self.sync_until_failure(
+                    create, adapter_config, context, injector, MemoryStore()
+                )
+                texts += [repr(a) for a in adapters] + [str(a) for a in adapters]
+                for exc in _chain(error):
+                    texts += [str(exc), repr(exc), repr(exc.args)]
+        texts += [record.getMessage() for record in caplog.records]
+        texts += [str(record.args) for record in caplog.records if record.args]
+        texts += [str(record.exc_text) for record in caplog.records if record.exc_text]
+        for secret in secrets:
+            leaks = [t for t in texts if secret in t]
+            assert not leaks, (
+                f"with a malformed payload injected, a secret leaked into: {leaks[0][:300]!r}"
+            )
+
+    # -- times and threads come from the payload -----------------------------------------
+
+    def test_times_are_the_payload_times_in_utc(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+    ) -> None:
+        injector = FaultInjector(fake_server)
+        pages = self.collect(
+            create_adapter, adapter_config, self._context(platform, team_handles), injector
+        )
+        moments = set()
+        for body in injector.bodies.values():
+            moments |= _moments(body)
+        for page in pages:
+            for message in page.all_messages():
+                when = message.sent_at.replace(microsecond=0)
+                assert when in moments, (
+                    f"message {message.id!r}: sent_at {message.sent_at.isoformat()} is no "
+                    "moment the server sent (as an ISO 8601 time, read as UTC when it has no "
+                    "offset, or as epoch seconds): a time parsed in local time, or shifted?"
+                )
+
+    @pytest.fixture
+    def has_replies(self) -> bool:
+        """Whether the fake server's data holds replies (default: it must)."""
+        return True
+
+    def test_replies_point_at_their_parents(
+        self,
+        platform: str,
+        adapter_config: Any,
+        create_adapter: Callable[..., Any],
+        fake_server: Handler,
+        team_handles: frozenset[str],
+        has_replies: bool,
+    ) -> None:
+        pages = self.collect(
+            create_adapter,
+            adapter_config,
+            self._context(platform, team_handles),
+            FaultInjector(fake_server),
+        )
+        messages = {m.id: m for page in pages for m in page.all_messages()}
+        replies = [m for m in messages.values() if m.in_reply_to is not None]
+        if not has_replies:
+            assert not replies, "has_replies is False, yet some messages reply to others"
+            return
+        assert replies, (
+            "no message has in_reply_to: a reply's parent was dropped, or the fake "
+            "server's data holds no reply (then override the has_replies fixture)"
+        )
+        for reply in replies:
+            assert reply.in_reply_to != reply.id, f"message {reply.id!r} replies to itself"
+            parent = messages.get(reply.in_reply_to or "")
+            if parent is not None:
+                assert parent.conversation_id == reply.conversation_id, (
+                    f"message {reply.id!r} (conversation {reply.conversation_id!r}) replies "
+                    f"to {parent.id!r} of conversation {parent.conversation_id!r}"
+                )
+        assert any(r.in_reply_to in messages for r in replies), (
+            "no in_reply_to names a message of the sync: parent ids must be written the "
+            "way Message.id is (instance-qualified where ids are)"
+        )
+
+
+def _directions(pages: Sequence[Page]) -> dict[str, Direction]:
+    return {m.id: m.direction for page in pages for m in page.all_messages()}
+
+
+def _author_handles(pages: Sequence[Page], platform: str) -> dict[str, str]:
+    """``author_id`` -> handle on ``platform``, from the stakeholders the pages carry."""
+    out: dict[str, str] = {}
+    for page in pages:
+        for person in page.stakeholders:
+            handle = person.identities.get(platform)
+            if handle:
+                out[person.id] = handle
+    return out
+
+
+_ISO_TIME = re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+_EPOCH = re.compile(rb"(?<![\d.])1[0-9]{9}(?:[0-9]{3})?(?:\.\d+)?(?![\d])")
+_RFC2822 = re.compile(rb"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [^\"<,]{1,5}")
+
+
+def _moments(body: bytes) -> set[datetime]:
+    """Every moment a response body names, to the second, in UTC: ISO 8601 (naive read
+    as UTC; ``+0000`` without a colon too), epoch seconds or milliseconds, RFC 2822."""
+    found: set[datetime] = set()
+    for match in _ISO_TIME.finditer(body):
+        text = match.group().decode().replace(" ", "T")
+        if re.search(r"[+-]\d{4}$", text):  # +0000 without a colon
+            text = text[:-2] + ":" + text[-2:]
+        try:
+            found.add(parse_datetime(text, naive=UTC).replace(microsecond=0))
+        except ValueError:
+            continue
+    for match in _EPOCH.finditer(body):
+        value = float(match.group())
+        if value >= 1e12:  # milliseconds
+            value /= 1000
+        found.add(datetime.fromtimestamp(int(value), UTC))
+    for match in _RFC2822.finditer(body):
+        try:
+            moment = parsedate_to_datetime(match.group().decode().strip())
+        except (TypeError, ValueError, IndexError):
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        found.add(moment.astimezone(UTC).replace(microsecond=0))
+    return found
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _wrong(value: Any) -> Any:
+    """A value of the wrong JSON type for ``value``."""
+    if isinstance(value, bool):
+        return "yes"
+    if isinstance(value, str):
+        return 12345
+    if isinstance(value, int | float):
+        return "not a number"
+    if isinstance(value, list):
+        return {"not": "a list"}
+    if isinstance(value, dict):
+        return ["not", "an", "object"]
+    return {"unexpected": None}
+
+
+def _first_records(data: Any) -> Iterator[dict[str, Any]]:
+    """The first object of every list of objects in ``data`` (depth first)."""
+    if isinstance(data, dict):
+        for value in data.values():
+            yield from _first_records(value)
+    elif isinstance(data, list):
+        if data and isinstance(data[0], dict):
+            yield data[0]
+        for value in data:
+            if isinstance(value, dict | list):
+                yield from _first_records(value)
+
+
+def _corruptions(body: bytes | None) -> Iterator[bytes]:
+    """Plausible malformed variants of a real response body: a record of the wrong
+    type, a record with no fields, and a record whose every field has the wrong type."""
+    if not body:
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    if not list(_first_records(data)):
+        return
+    yield json.dumps(_replace_first_records(data)).encode()
+    for kind in ("emptied", "retyped"):
+        corrupt = copy.deepcopy(data)
+        for record in list(_first_records(corrupt))[:3]:
+            if kind == "emptied":
+                record.clear()
+            else:
+                for key, value in list(record.items()):
+                    record[key] = _wrong(value)
+        yield json.dumps(corrupt).encode()
+
+
+def _has_records(body: bytes | None) -> bool:
+    try:
+        return bool(body) and any(True for _ in _first_records(json.loads(body or b"")))
+    except ValueError:
+        return False
+
+
+def _leaf_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:2]):
+            yield from _leaf_paths(item, (*prefix, index))
+    else:
+        yield prefix
+
+
+def _leaf_corruptions(body: bytes | None, limit: int = 60) -> Iterator[bytes]:
+    """Variants of a real body with ONE leaf of its first record of the wrong type,
+    so the adapter's checks deep inside a record (past the outer shape) run too."""
+    if not body:
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    records = list(_first_records(data))
+    if not records:
+        return
+    # One field name once (``id`` of the record, of its author, …): the first is enough.
+    paths = list({p[-1]: p for p in reversed(list(_leaf_paths(records[0]))) if p}.values())
+    paths = paths[::-1][:limit]
+    for path in paths:
+        corrupt = copy.deepcopy(data)
+        target = next(iter(_first_records(corrupt)))
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = _wrong(target[path[-1]])
+        yield json.dumps(corrupt).encode()
+
+
+def _replace_first_records(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _replace_first_records(v) for k, v in data.items()}
+    if isinstance(data, list):
+        if data and isinstance(data[0], dict):
+            return ["not an object", *(_replace_first_records(v) for v in data[1:])]
+        return [_replace_first_records(v) for v in data]
+    return data

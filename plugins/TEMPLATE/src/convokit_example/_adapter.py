@@ -19,13 +19,13 @@ import binascii
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 import httpx
 
 from convokit_core import (
+    ConfigError,
     Direction,
     HttpClient,
     MalformedPayload,
@@ -35,6 +35,7 @@ from convokit_core import (
     Stakeholder,
     SyncContext,
     check_url_scheme,
+    parse_datetime,
 )
 
 __all__ = ["ExampleAdapter", "ExampleConfig", "create_adapter"]
@@ -48,15 +49,26 @@ logger = logging.getLogger("convokit.example")  # never configure logging in a l
 # -- Step 3: the config class -----------------------------------------------------------
 
 
-def _strip_slash(value: str) -> str:
-    return str(value).rstrip("/")
+def _base_url(value: object) -> str:
+    """``https://…`` (or ``http://`` on loopback), without a trailing slash.
+
+    Checked here, in the config, so a wrong URL is a config error (exit 2) naming the
+    key, before any sync starts. A ``ValueError`` is what the host turns into one.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("'base_url' must be the API's root URL, e.g. https://inbox.example.com")
+    try:
+        check_url_scheme(value.strip())
+    except (ConfigError, httpx.InvalidURL) as exc:
+        raise ValueError(f"'base_url': {exc}") from None
+    return value.strip().rstrip("/")
 
 
 @attrs.frozen(kw_only=True)
 class ExampleConfig:
     """The keys of a ``[[source]]`` table with ``platform = "example"``."""
 
-    base_url: str = attrs.field(converter=_strip_slash)
+    base_url: str = attrs.field(converter=_base_url)
     """The API root, e.g. ``https://inbox.example.com`` (https, or http on loopback)."""
     account: str
     """Our account's handle: its messages are ``outbound``."""
@@ -84,7 +96,6 @@ class ExampleAdapter:
     def __init__(
         self, config: ExampleConfig, client: httpx.AsyncClient, context: SyncContext
     ) -> None:
-        check_url_scheme(config.base_url)  # ConfigError for plain http to a remote host
         self._context = context.with_own_handles(config.account)
         # Step 6: all HTTP through the shared helper: timeouts, retries, rate limits,
         # secrets kept to the API's own origin and out of every message.
@@ -142,11 +153,11 @@ class ExampleAdapter:
         author = _author(obj)
         created = obj.get("created_at")
         try:
-            sent_at = datetime.fromisoformat(str(created))
-        except ValueError:
-            raise MalformedPayload(f"{where}.created_at: not a timestamp: {created!r}") from None
-        if sent_at.tzinfo is None:
-            raise MalformedPayload(f"{where}.created_at: no timezone: {created!r}")
+            # Aware and in UTC. A platform that documents naive times as UTC would
+            # say so here: parse_datetime(created, naive=UTC).
+            sent_at = parse_datetime(str(created))
+        except ValueError as exc:
+            raise MalformedPayload(f"{where}.created_at: {exc}") from None
         for key in ("id", "thread_id", "body"):
             if not isinstance(obj.get(key), str):
                 raise MalformedPayload(f"{where}.{key}: expected a string")
@@ -161,7 +172,7 @@ class ExampleAdapter:
             direction=(
                 Direction.OUTBOUND if self._context.is_ours(author["handle"]) else Direction.INBOUND
             ),
-            sent_at=sent_at.astimezone(UTC),
+            sent_at=sent_at,
             in_reply_to=reply_to if isinstance(reply_to, str) else None,
             text=obj["body"],
         )

@@ -114,14 +114,19 @@ class BlueskyAdapter:
 
         channel: list[Channel] = []
         threads_read: set[str] = set()
+        # What this run delivered (URI -> hash): a post reached again (our reply in a
+        # thread already read, a parent we answered) is not yielded again unchanged.
+        delivered: dict[str, int] = {}
 
         async def page(posts: Iterable[PostRef], new_state: State) -> Page:
             messages: dict[str, Message] = {}
             people: dict[str, Stakeholder] = {}
             for post in posts:
-                messages[post.uri] = message_from_post(
-                    post, is_ours=is_ours, channel_id=session.did
-                )
+                message = message_from_post(post, is_ours=is_ours, channel_id=session.did)
+                if delivered.get(post.uri) == hash(message):
+                    continue
+                delivered[post.uri] = hash(message)
+                messages[post.uri] = message
                 if not is_ours(post):
                     people[post.author_did] = stakeholder_from_author(post)
             channels: tuple[Channel, ...] = ()
@@ -138,26 +143,33 @@ class BlueskyAdapter:
             }
             return Page(**fields)
 
+        # A page with nothing new is not yielded: its state rides on the next page, or
+        # on one final cursor-only page.
+        delivered_state = state
         while True:
             position = state.mentions
             scanned = await self._notifications(position)
             posts = await self._threads([post for _, post in scanned.fresh], threads_read)
-            new_state = attrs.evolve(state, mentions=self._advance(position, scanned))
-            if posts or new_state != state:
-                yield await page(posts, new_state)
-            state = new_state
+            state = attrs.evolve(state, mentions=self._advance(position, scanned))
+            built = await page(posts, state)
+            if len(built):
+                yield built
+                delivered_state = state
             if scanned.next_cursor is None:
                 break
 
         while True:
             position = state.own_posts
             scanned, posts = await self._own_posts(position, session)
-            new_state = attrs.evolve(state, own_posts=self._advance(position, scanned))
-            if posts or new_state != state:
-                yield await page(posts, new_state)
-            state = new_state
+            state = attrs.evolve(state, own_posts=self._advance(position, scanned))
+            built = await page(posts, state)
+            if len(built):
+                yield built
+                delivered_state = state
             if scanned.next_cursor is None:
                 break
+        if state != delivered_state:
+            yield await page((), state)
 
     @staticmethod
     def _advance(position: Position, scanned: _Scanned) -> Position:

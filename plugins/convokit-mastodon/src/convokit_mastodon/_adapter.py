@@ -292,7 +292,10 @@ class MastodonAdapter:
             else None,
         )
         pending_channel: list[Channel] = [channel] if cursor is None else []
-        yielded = False
+        # What this run delivered (id -> hash): a thread reached again through a later
+        # mention or one of our replies is not yielded again unless it changed.
+        delivered: dict[str, int] = {}
+        last_cursor = cursor
 
         streams: list[tuple[str, str, dict[str, Any]]] = [
             (
@@ -323,20 +326,26 @@ class MastodonAdapter:
                 next_url = _prev_link(response)
                 next_min = httpx.URL(next_url).params.get("min_id") if next_url else None
                 state = attrs.evolve(state, **{stream: next_min or newest})
+                fresh = [m for m in messages.values() if delivered.get(m.id) != hash(m)]
+                delivered.update((m.id, hash(m)) for m in fresh)
+                authors = {m.author_id for m in fresh}
                 fields: dict[str, Any] = {
-                    "messages": tuple(messages.values()),
-                    "stakeholders": tuple(people.values()),
+                    "messages": tuple(fresh),
+                    "stakeholders": tuple(p for p in people.values() if p.id in authors),
                     "channels": tuple(pending_channel),
                     "cursor": state.encode(),
                 }
-                yield Page(**fields)
-                pending_channel = []
-                yielded = True
+                if fresh or pending_channel:
+                    # A page with nothing new is not yielded; its cursor rides on the
+                    # next page (or on the final cursor-only page below).
+                    yield Page(**fields)
+                    pending_channel = []
+                    last_cursor = fields["cursor"]
                 if next_url:
                     url, params = next_url, None
                 else:
                     url, params = path, {**base_params, "min_id": getattr(state, stream)}
-        if not yielded and pending_channel:
+        if pending_channel or state.encode() != last_cursor:
             fields = {"channels": tuple(pending_channel), "cursor": state.encode()}
             yield Page(**fields)
 
