@@ -70,11 +70,13 @@ def parse_gmt(value: Any, what: str) -> datetime:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(text)
+        moment: datetime | None = datetime.fromisoformat(text)
     except ValueError:
+        moment = None  # raised below, outside the handler: no chained error quoting it
+    if moment is None:
         raise MalformedPayload(
             f"{what}: expected a date like 2024-05-01T09:30:00, found {_short(value)}"
-        ) from None
+        )
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -411,7 +413,11 @@ class WordPressAdapter:
             author_id = self.user_id(author)
             # A registered user is ours by id (configured, a [[team]] handle, an author
             # of a post here) or by a [[team]] handle equal to their display name.
-            is_ours = author in ours or (bool(name) and self.context.is_ours(name))
+            is_ours = (
+                author in ours
+                or self.context.is_ours(f"{self.config.site_key}/users/{author}")
+                or (bool(name) and self.context.is_ours(name))
+            )
         else:
             author_id = self.guest_id(name or "anonymous")
             is_ours = False
@@ -430,12 +436,12 @@ class WordPressAdapter:
         )
         person = None
         if not is_ours:
-            handle = f"{self.config.site_key}/users/{author}" if author != "0" else name
-            person = Stakeholder(
-                id=author_id,
-                display_name=name or None,
-                identities={PLATFORM: handle or "anonymous"},
+            # A guest is known only by the name they typed, which anyone can type: no
+            # identity on the platform (and never ours), only a display name.
+            identities = (
+                {PLATFORM: f"{self.config.site_key}/users/{author}"} if author != "0" else {}
             )
+            person = Stakeholder(id=author_id, display_name=name or None, identities=identities)
         return message, person, _epoch(sent)
 
     # -- the listings ----------------------------------------------------------------------
