@@ -216,9 +216,7 @@ def _parse(text: str) -> datetime:
 class FakeGitHub:
     """Serves fixed repositories; counts requests. Stateless across runs."""
 
-    def __init__(
-        self, repos: list[RepoData], *, token: str = TOKEN, api: str = API
-    ) -> None:
+    def __init__(self, repos: list[RepoData], *, token: str = TOKEN, api: str = API) -> None:
         self.repos = {r.repo["full_name"].lower(): r for r in repos}
         self.by_id = {str(r.repo["id"]): r for r in repos}
         self.token = token

@@ -50,7 +50,7 @@ class TestGitHubConforms(AdapterConformance):
     @pytest.fixture
     def future_cursor(self, server: FakeGitHub) -> str:
         far = RepoPosition(issues=FAR, comments=FAR)
-        return GitHubCursor(repos={key: far for key in server.repos}).encode()
+        return GitHubCursor(repos=dict.fromkeys(server.repos, far)).encode()
 
 
 class TestGitHubWithoutPullRequestsConforms(TestGitHubConforms):

@@ -36,9 +36,13 @@ def test_issues_and_comments_map_to_conversations(runner: Runner) -> None:
     assert crash.direction is Direction.INBOUND
     assert crash.sent_at == t(2, "09:00")
     assert crash.in_reply_to is None
-    assert crash.text == "Widget crashes on start\n\nIt crashes when I press start.\r\n\r\nVersion 2.1"
+    assert (
+        crash.text == "Widget crashes on start\n\nIt crashes when I press start.\r\n\r\nVersion 2.1"
+    )
     assert crash.url == "https://github.com/acme/widgets/issues/1"
-    assert crash.edited_at is None and not crash.automated and not crash.deleted
+    assert crash.edited_at is None
+    assert not crash.automated
+    assert not crash.deleted
 
     reply = found["acme/widgets#1/comments/101001"]
     assert reply.conversation_id == "acme/widgets#1"
@@ -88,7 +92,9 @@ def test_issue_state_becomes_a_status_history(runner: Runner) -> None:
     assert len(conversations) == 7
 
     def history(number: int) -> list[tuple[str, datetime]]:
-        return [(s.status.value, s.at) for s in conversations[f"acme/widgets#{number}"].status_history]
+        return [
+            (s.status.value, s.at) for s in conversations[f"acme/widgets#{number}"].status_history
+        ]
 
     one = conversations["acme/widgets#1"]
     assert one.status is ConversationStatus.OPEN

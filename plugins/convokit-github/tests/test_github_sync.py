@@ -39,7 +39,9 @@ def tied(count: int, *, at: str = "2026-03-02T10:00:00Z") -> FakeGitHub:
             updated="2026-03-02T11:00:00Z",
         )
     )
-    return FakeGitHub([RepoData(repository(REPO, 424242, created="2019-01-01T00:00:00Z"), items, [])])
+    return FakeGitHub(
+        [RepoData(repository(REPO, 424242, created="2019-01-01T00:00:00Z"), items, [])]
+    )
 
 
 def test_link_rel_next_is_followed_past_a_run_of_ties_larger_than_a_page(
@@ -148,8 +150,13 @@ def test_excluded_pull_requests_at_the_end_still_advance_the_cursor(runner: Runn
     items = [
         issue(REPO, 1, ANA, "Bug", created="2026-03-01T09:00:00Z", updated="2026-03-01T09:00:00Z"),
         issue(
-            REPO, 2, bot, "Bump", created="2026-03-01T10:00:00Z",
-            updated="2026-03-01T10:00:00Z", pull=True,
+            REPO,
+            2,
+            bot,
+            "Bump",
+            created="2026-03-01T10:00:00Z",
+            updated="2026-03-01T10:00:00Z",
+            pull=True,
         ),
     ]
     fake = FakeGitHub([RepoData(repository(REPO, 9, created="2019-01-01T00:00:00Z"), items, [])])
@@ -164,8 +171,10 @@ def test_excluded_pull_requests_at_the_end_still_advance_the_cursor(runner: Runn
 
 
 def test_a_repeating_link_header_is_an_error_not_a_loop(runner: Runner) -> None:
-    item = issue(REPO, 1, ANA, "Bug", created="2026-03-01T09:00:00Z", updated="2026-03-01T09:00:00Z")
-    loop = f'<https://api.github.com/repositories/9/issues?page=2>; rel="next"'
+    item = issue(
+        REPO, 1, ANA, "Bug", created="2026-03-01T09:00:00Z", updated="2026-03-01T09:00:00Z"
+    )
+    loop = '<https://api.github.com/repositories/9/issues?page=2>; rel="next"'
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/repos/acme/widgets":
