@@ -252,7 +252,19 @@ class GitHubAdapter:
         return records
 
     async def fetch(self, cursor: str | None) -> AsyncIterator[Page]:
-        """Yield pages of issues, then of comments, repository by repository."""
+        """Yield pages of issues, then of comments, repository by repository.
+
+        A payload of the wrong shape raises :class:`~convokit_core.MalformedPayload`
+        before its page is yielded; its message never carries the token, even when a
+        server echoes it back.
+        """
+        try:
+            async for page in self._fetch(cursor):
+                yield page
+        except MalformedPayload as exc:
+            raise MalformedPayload(self.http.scrub(str(exc))) from None
+
+    async def _fetch(self, cursor: str | None) -> AsyncIterator[Page]:
         state = GitHubCursor.decode(cursor)
         written = state  # what the host has stored
         channels: list[Channel] = []

@@ -40,24 +40,39 @@ PLATFORM = "github"
 GHOST = "ghost"  # GitHub's stand-in for a deleted account
 
 
+def kind_of(value: Any) -> str:
+    """What a JSON value is, without its content (which may echo a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return f"an object with keys {', '.join(sorted(map(str, value))[:5])}"[:120]
+    return {str: "a string", int: "a number", float: "a number", list: "an array"}.get(
+        type(value), type(value).__name__
+    )
+
+
 def as_dict(value: Any, what: str) -> dict[str, Any]:
     """``value`` if it is a JSON object, else ``MalformedPayload``."""
     if not isinstance(value, dict):
-        raise MalformedPayload(f"{what}: expected a JSON object, found {str(value)[:80]!r}")
+        raise MalformedPayload(f"{what}: expected a JSON object, found {kind_of(value)}")
     return value
 
 
 def as_list(value: Any, what: str) -> list[Any]:
     """``value`` if it is a JSON array, else ``MalformedPayload``."""
     if not isinstance(value, list):
-        raise MalformedPayload(f"{what}: expected a JSON array, found {str(value)[:80]!r}")
+        raise MalformedPayload(f"{what}: expected a JSON array, found {kind_of(value)}")
     return value
 
 
 def _str(data: Mapping[str, Any], key: str, what: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise MalformedPayload(f"{what}: expected a non-empty string {key!r}, found {value!r}")
+        raise MalformedPayload(
+            f"{what}: expected a non-empty string {key!r}, found {kind_of(value)}"
+        )
     return value
 
 
@@ -66,7 +81,9 @@ def _opt_str(data: Mapping[str, Any], key: str, what: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedPayload(f"{what}: expected {key!r} to be a string or null, found {value!r}")
+        raise MalformedPayload(
+            f"{what}: expected {key!r} to be a string or null, found {kind_of(value)}"
+        )
     return value
 
 
@@ -74,7 +91,7 @@ def item_id(data: Mapping[str, Any], key: str, what: str) -> str:
     """An id GitHub sends as a JSON number (or string), as an opaque string."""
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise MalformedPayload(f"{what}: expected an id {key!r}, found {value!r}")
+        raise MalformedPayload(f"{what}: expected an id {key!r}, found {kind_of(value)}")
     return str(value)
 
 
@@ -87,9 +104,7 @@ def time_of(data: Mapping[str, Any], key: str, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise MalformedPayload(
-            f"{what}: {key!r} is not an ISO 8601 timestamp, found {text!r}"
-        ) from None
+        raise MalformedPayload(f"{what}: {key!r} is not an ISO 8601 timestamp") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -158,7 +173,8 @@ class Mapper:
         association = item.get("author_association")
         if association is not None and not isinstance(association, str):
             raise MalformedPayload(
-                f"{what}: expected 'author_association' to be a string, found {association!r}"
+                f"{what}: expected 'author_association' to be a string, "
+                f"found {kind_of(association)}"
             )
         outbound = (association or "").upper() in self.maintainers or self.context.is_ours(login)
         bot = kind == "Bot" or login.lower().endswith("[bot]")
@@ -200,7 +216,7 @@ class Mapper:
         time_of(issue, "updated_at", what)
         state = _str(issue, "state", what)
         if state not in ("open", "closed"):
-            raise MalformedPayload(f"{what}: expected 'state' open or closed, found {state!r}")
+            raise MalformedPayload(f"{what}: expected 'state' to be open or closed")
         pull = issue.get("pull_request")
         merged = None
         if pull is not None:
