@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Runner
 from convokit_github import GitHubConfig, create
 from github_fake import TOKEN, FakeGitHub
+from github_runner import Runner
 
 from convokit_core import HttpError, MalformedPayload, SyncContext, SyncError
 

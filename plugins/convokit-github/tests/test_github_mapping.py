@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from conftest import Runner
 from github_fake import FakeGitHub
+from github_runner import Runner
 
 from convokit_core import ConversationStatus, Direction, Message, Page
 

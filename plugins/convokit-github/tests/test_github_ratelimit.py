@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import NOW, Runner
 from convokit_github import LimitKind, classify
 from github_fake import TOKEN, FakeGitHub
+from github_runner import NOW, Runner
 
 from convokit_core import HttpError
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from conftest import Runner
 from convokit_github import GitHubCursor, RepoPosition, StreamPosition
 from github_fake import FakeGitHub, RepoData, comment, issue, repository, user
+from github_runner import Runner
 
 from convokit_core import MalformedPayload, Page
 
