@@ -14,6 +14,7 @@ from github_fake import TOKEN
 from convokit_core import Page, SyncContext
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+MAX_REQUESTS = 500
 
 
 class Runner:
@@ -39,6 +40,8 @@ class Runner:
 
         async def record(request: httpx.Request) -> httpx.Response:
             self.requests.append(request)
+            if len(self.requests) > MAX_REQUESTS:
+                raise AssertionError(f"more than {MAX_REQUESTS} requests: the walk loops")
             response = handler(request)
             if not isinstance(response, httpx.Response):
                 response = await response
