@@ -111,6 +111,12 @@ rule = "first_reply"
 within = "1d"
 
 [[commitment]]
+name = "follow-ups-hear-back"
+promise = "Every follow-up hears back within a day."
+rule = "next_reply"
+within = "1d"
+
+[[commitment]]
 name = "repositories-stay-alive"
 promise = "We post in every repository at least once a week."
 rule = "channel_activity"
@@ -180,6 +186,14 @@ def test_sync_then_check_through_the_cli(tmp_path: Path) -> None:
     assert findings[("issues-hear-back", f"{prefix}#1")]["status"] == "met"
     # Answered by sam, a [[team]] member.
     assert findings[("issues-hear-back", f"{prefix}#2")]["status"] == "met"
+    # ana's follow-up on #1 (10:30) was answered by lee (COLLABORATOR) at 11:00.
+    follow_ups = [
+        f
+        for f in report["findings"]
+        if f["commitment"] == "follow-ups-hear-back" and f["conversation"] == f"{prefix}#1"
+    ]
+    assert [f["status"] for f in follow_ups] == ["met"]
+    assert follow_ups[0]["started_at"] == "2026-03-02T10:30:00Z"
     # Reopened and never answered in words: breached.
     assert findings[("issues-hear-back", f"{prefix}#6")]["status"] == "breached"
     # The repository is a channel; our last post there (lee, 6 March) is 4 days old:

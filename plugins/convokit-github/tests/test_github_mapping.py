@@ -173,3 +173,13 @@ def test_account_and_team_handles_are_outbound(runner: Runner) -> None:
     assert found["acme/widgets#1"].direction is Direction.OUTBOUND  # ana: account
     assert found["acme/widgets#2/comments/101003"].direction is Direction.OUTBOUND  # sam: team
     assert found["acme/widgets#1/comments/101001"].direction is Direction.INBOUND  # kc, MEMBER
+
+
+def test_times_without_an_offset_are_read_as_utc(runner: Runner) -> None:
+    fake = FakeGitHub.scenario()
+    data = fake.repos["acme/widgets"]
+    data.issues[0] = {**data.issues[0], "created_at": "2026-03-02T09:00:00"}
+    data.comments[0] = {**data.comments[0], "created_at": "2026-03-02T10:30:00+01:00"}
+    found = messages(runner.run(fake.handler))
+    assert found["acme/widgets#1"].sent_at == t(2, "09:00")
+    assert found["acme/widgets#1/comments/101001"].sent_at == t(2, "09:30")
