@@ -78,12 +78,15 @@ def test_source_keys_build_the_config(plugins: PluginManager, tmp_path: Path) ->
         ('repositories = ["a/b", "A/B"]', "listed twice"),
         ("repositories = []", "at least one"),
         ("page_size = 0", "'page_size' must be an integer from 1 to 100"),
-        ('include_pull_requests = "yes"', "'include_pull_requests' must be true or false"),
+        (
+            'include_pull_requests = "yes"',
+            "(source[0].include_pull_requests): source 'gh': expected true or false",
+        ),
         ('maintainer_associations = ["BOSS"]', "'maintainer_associations[0]' must be one of"),
         ('since = "2025-01-01T00:00:00"', "'since'"),
-        ('api_url = "http://ghe.example.com/api/v3"', "'api_url'"),
+        ('api_url = "http://ghe.example.com/api/v3"', "(source[0].api_url)"),
         ("retry_budget = -1", "'retry_budget'"),
-        ('token = "ghp_with\\nnewline0123"', "'token' contains whitespace or control"),
+        ('token = "ghp_with\\nnewline0123"', "control character U+000A"),
         ('reposs = ["acme/widgets"]', "reposs"),
     ],
 )
