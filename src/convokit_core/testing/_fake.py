@@ -114,15 +114,19 @@ class FakePlatform:
         paging: how pages are addressed (:class:`Paging`).
         order: newest or oldest first, by ``(time, id)``.
         page_size: the most rows a page holds (a larger ``limit`` is clamped to it).
-        time_key, id_key: where a row keeps its time (ISO 8601; naive means UTC) and
-            its id. Dotted paths reach into nested objects (``"post.published"``).
+        time_key: where a row keeps its time (ISO 8601; naive means UTC). Dotted paths
+            reach into nested objects (``"post.published"``).
+        id_key: where a row keeps its id (a dotted path too).
         envelope: builds the body from a page's rows and the next token. Default:
             ``{"items": rows, "next": token}``; a bare list for :attr:`Paging.LINK`.
         token: when set, requests must carry ``Authorization: Bearer <token>`` (see
             ``auth_header``/``auth_scheme``), else 401 ``{"error": "invalid token"}``.
-        page_param, limit_param, cursor_param: query parameter names.
+        page_param: the query parameter naming the page.
+        limit_param: the query parameter naming the page size.
+        cursor_param: the query parameter carrying the opaque cursor.
         first_page: the number of the first page (1, or 0 for some APIs).
-        reset_header, reset_style: how a 429 says when the rate limit resets.
+        reset_header: the header in which a 429 says when the rate limit resets.
+        reset_style: how that header says it (:class:`~convokit_core.ResetStyle`).
         clock: the current aware time, for reset headers (default: now).
         faults: answered, in order, to the first requests (see also :meth:`fail_next`).
 
