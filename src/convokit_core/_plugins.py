@@ -267,6 +267,11 @@ class PluginManager:
         return self.registry("register_classifiers", "classifier")
 
     @property
+    def importers(self) -> Registry[Any]:
+        """Input formats for ``convokit import --format NAME``."""
+        return self.registry("register_importers", "import format")
+
+    @property
     def reporters(self) -> Registry[Any]:
         """Output formats by name."""
         return self.registry("register_reporters", "reporter")
@@ -279,6 +284,7 @@ class PluginManager:
         ("register_rules", "rule", "rules"),
         ("register_classifiers", "classifier", "classifiers"),
         ("register_reporters", "reporter", "reporters"),
+        ("register_importers", "import format", "importers"),
     )
 
     def plugin_infos(self, *, include_builtins: bool = False) -> list[PluginInfo]:

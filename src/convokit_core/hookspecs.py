@@ -99,6 +99,23 @@ def register_reporters(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_importers(register: Callable[..., None]) -> None:
+    """Register input formats for ``convokit import --format NAME``.
+
+    Call ``register(name, read, *, description="", lenient=False)`` where
+    ``read(source)`` takes a :class:`convokit_core.ImportSource` (the file, directory or
+    standard input, and the ``--option KEY=VALUE`` pairs) and yields ``(line, record)``
+    pairs: ``record`` is an interchange-format object (a dict, as one JSONL line) or an
+    :class:`convokit_core.InvalidRecord` for an input record that cannot be read. The
+    host validates and writes them exactly as it does JSONL: all or nothing, or with
+    ``--skip-invalid`` the good ones. ``lenient=True`` makes ``--skip-invalid`` the
+    default for a format whose data is known to be dirty. Raise
+    :class:`convokit_core.ConfigError` for an unknown option or an unreadable input.
+    The built-in ``jsonl``, ``csv`` and ``convokit-corpus`` formats register this way.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``convokit`` command-line tool (``@cli.command()``)."""
 
