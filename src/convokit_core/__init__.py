@@ -32,9 +32,10 @@ from ._http import (
     parse_reset,
     parse_retry_after,
 )
-from ._io._csv import ColumnMapping, import_csv, load_mapping
+from ._io._csv import ColumnMapping, import_csv, load_mapping, read_csv
 from ._io._importer import ImportResult
-from ._io._jsonl import export_jsonl, import_jsonl
+from ._io._jsonl import export_jsonl, import_jsonl, read_jsonl
+from ._io._source import ImportSource
 from ._model import (
     Batch,
     Channel,
@@ -142,6 +143,7 @@ __all__ = [
     "HttpClient",
     "HttpError",
     "ImportResult",
+    "ImportSource",
     "InputError",
     "InvalidRecord",
     "KeywordClassifier",
@@ -218,6 +220,8 @@ __all__ = [
     "pass_state",
     "periodic_update",
     "policy_from_config",
+    "read_csv",
+    "read_jsonl",
     "render_html",
     "resolution_within",
     "run_sync",

@@ -24,8 +24,19 @@ def _corpus(directory: Path, utterances: list[object], speakers: dict[str, objec
     return directory
 
 
-def _utterance(uid: str, speaker: str, conv: str, reply_to: str | None, ts: object, text: str = "hi") -> dict[str, object]:
-    return {"id": uid, "speaker": speaker, "conversation_id": conv, "reply_to": reply_to, "timestamp": ts, "text": text, "meta": {}, "vectors": []}
+def _utterance(
+    uid: str, speaker: str, conv: str, reply_to: str | None, ts: object, text: str = "hi"
+) -> dict[str, object]:
+    return {
+        "id": uid,
+        "speaker": speaker,
+        "conversation_id": conv,
+        "reply_to": reply_to,
+        "timestamp": ts,
+        "text": text,
+        "meta": {},
+        "vectors": [],
+    }
 
 
 SPEAKERS = {
@@ -46,7 +57,9 @@ def test_utterances_become_messages_with_our_speakers_outbound(tmp_path: Path) -
     )
     with open_store("memory:") as store:
         result = import_records(
-            store, read_convokit_corpus(corpus, {"ours_meta": "agent", "platform": "forum"}), source=str(corpus)
+            store,
+            read_convokit_corpus(corpus, {"ours_meta": "agent", "platform": "forum"}),
+            source=str(corpus),
         )
         assert result.counts["message"] == 3
         messages = {m.id: m for m in store.iter_messages()}
@@ -74,7 +87,9 @@ def test_bad_utterances_are_reported_by_line(tmp_path: Path) -> None:
     )
     runner = CliRunner()
     store = f"sqlite:///{tmp_path / 's.db'}"
-    result = runner.invoke(cli, ["--store", store, "import", str(corpus), "--format", "convokit-corpus"])
+    result = runner.invoke(
+        cli, ["--store", store, "import", str(corpus), "--format", "convokit-corpus"]
+    )
     assert result.exit_code == 2
     assert "line 2, field 'timestamp'" in result.stderr
     assert "line 3" in result.stderr
@@ -82,7 +97,17 @@ def test_bad_utterances_are_reported_by_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     result = runner.invoke(
         cli,
-        ["--store", store, "import", str(corpus), "--format", "convokit-corpus", "--skip-invalid", "--option", "ours=helpdesk"],
+        [
+            "--store",
+            store,
+            "import",
+            str(corpus),
+            "--format",
+            "convokit-corpus",
+            "--skip-invalid",
+            "--option",
+            "ours=helpdesk",
+        ],
     )
     assert result.exit_code == 0, result.stderr
     assert "Imported 1 message" in result.stdout
@@ -91,9 +116,21 @@ def test_bad_utterances_are_reported_by_line(tmp_path: Path) -> None:
 def test_options_and_layout_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown option 'colour'"):
         list(read_convokit_corpus(tmp_path, {"colour": "red"}))
-    with pytest.raises(ConfigError, match="no utterances.jsonl"):
+    with pytest.raises(ConfigError, match=r"no utterances\.jsonl"):
         list(read_convokit_corpus(tmp_path, {}))
     runner = CliRunner()
-    result = runner.invoke(cli, ["--store", f"sqlite:///{tmp_path / 'x.db'}", "import", str(tmp_path), "--format", "convokit-corpus", "--option", "nokey"])
+    result = runner.invoke(
+        cli,
+        [
+            "--store",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "import",
+            str(tmp_path),
+            "--format",
+            "convokit-corpus",
+            "--option",
+            "nokey",
+        ],
+    )
     assert result.exit_code == 2
     assert "KEY=VALUE" in result.stderr

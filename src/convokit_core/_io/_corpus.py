@@ -156,15 +156,21 @@ def read_convokit_corpus(
     # Who spoke: our speakers as team members, the others as stakeholders.
     for speaker in sorted(seen):
         if speaker in ours:
-            yield last, {
-                "type": "team_member",
-                "id": speaker,
-                "handles": {platform: speaker},
-            }
+            yield (
+                last,
+                {
+                    "type": "team_member",
+                    "id": speaker,
+                    "handles": {platform: speaker},
+                },
+            )
         else:
-            yield last, {
-                "type": "stakeholder",
-                "id": speaker,
-                "kind": "unknown",
-                "identities": {platform: speaker},
-            }
+            yield (
+                last,
+                {
+                    "type": "stakeholder",
+                    "id": speaker,
+                    "kind": "unknown",
+                    "identities": {platform: speaker},
+                },
+            )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .._cancel import checkpointed
@@ -129,11 +129,16 @@ def iter_export(store: StorageBackend) -> Iterator[Record]:
     yield from store.iter_messages()
 
 
-def export_jsonl(store: StorageBackend, stream: IO[str]) -> int:
+def export_jsonl(
+    store: StorageBackend,
+    stream: IO[str],
+    *,
+    advance: Callable[[int], None] | None = None,
+) -> int:
     """Write the whole store as JSONL; returns the number of records written.
 
     The output is canonical: exporting, importing it into an empty store and exporting
-    again gives the same bytes.
+    again gives the same bytes. ``advance(n)`` is told of progress every 1,000 records.
     """
     count = 0
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -142,4 +147,6 @@ def export_jsonl(store: StorageBackend, stream: IO[str]) -> int:
         write(dumps(dump_record(record)))
         write("\n")
         count += 1
+        if advance is not None and count % 1000 == 0:
+            advance(1000)
     return count

@@ -1,47 +1,92 @@
-"""Built-in plugin adding ``convokit import`` and ``convokit export``."""
+"""Built-in plugin: the ``jsonl``, ``csv`` and ``convokit-corpus`` import formats
+(registered through ``register_importers``, like a plugin's), ``convokit import`` and
+``convokit export``."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 import click
 
 from .._cli import CliState, pass_state
 from .._errors import ConfigError
 from .._output import atomic_output
+from .._progress import progress
 from ..hookspecs import hookimpl
-from ._csv import import_csv, load_mapping
-from ._importer import ImportResult
-from ._jsonl import export_jsonl, import_jsonl
+from ._corpus import CORPUS_OPTIONS, read_convokit_corpus
+from ._csv import load_mapping, read_csv
+from ._importer import ImportResult, import_records
+from ._jsonl import export_jsonl, read_jsonl
+from ._source import ImportSource
 
-__all__ = ["register_commands"]
+__all__ = ["register_commands", "register_importers"]
 
 
-@contextlib.contextmanager
-def _open_input(path: str, *, newline: str | None = None) -> Iterator[tuple[IO[str], str]]:
-    if path == "-":
-        stream = io.TextIOWrapper(
-            sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline=newline
-        )
-        yield stream, "<stdin>"
-        return
-    try:
-        # Undecodable bytes become lone surrogates, which the readers report per line
-        # (and --skip-invalid skips) instead of aborting the whole input.
-        handle = open(path, encoding="utf-8", errors="surrogateescape", newline=newline)  # noqa: SIM115
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot open: {exc.strerror}") from None
-    with handle:
-        yield handle, path
+def _no_options(source: ImportSource, fmt: str, allowed: tuple[str, ...] = ()) -> None:
+    unknown = sorted(set(source.options) - set(allowed))
+    if unknown:
+        known = f" (known: {', '.join(allowed)})" if allowed else ""
+        raise ConfigError(f"--format {fmt} takes no option {unknown[0]!r}{known}")
+
+
+def _jsonl(source: ImportSource) -> Iterator[tuple[int, Any]]:
+    _no_options(source, "jsonl")
+    with source.open_text() as stream:
+        yield from read_jsonl(stream, source=source.name)
+
+
+def _csv(source: ImportSource) -> Iterator[tuple[int, Any]]:
+    _no_options(source, "csv", ("mapping",))
+    mapping_path = source.options.get("mapping")
+    if mapping_path is None:
+        raise ConfigError("--format csv needs --mapping FILE (see docs/import-export.md)")
+    mapping = load_mapping(Path(mapping_path))
+    with source.open_text(newline="") as stream:
+        yield from read_csv(stream, mapping, source=source.name)
+
+
+def _corpus(source: ImportSource) -> Iterator[tuple[int, Any]]:
+    directory = source.require_path("a ConvoKit corpus directory")
+    return read_convokit_corpus(directory, source.options)
+
+
+@hookimpl
+def register_importers(register: Callable[..., None]) -> None:
+    register("jsonl", _jsonl, description="the JSONL interchange format (default)")
+    register("csv", _csv, description="CSV through a column mapping (--mapping FILE)")
+    register(
+        "convokit-corpus",
+        _corpus,
+        description="a ConvoKit corpus directory (utterances.jsonl, speakers.json); "
+        f"options: {', '.join(CORPUS_OPTIONS)}",
+    )
+
+
+def _default_format(argument: str) -> str:
+    if argument.lower().endswith(".csv"):
+        return "csv"
+    if argument != "-" and (Path(argument) / "utterances.jsonl").is_file():
+        return "convokit-corpus"
+    return "jsonl"
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, found {pair!r}", param_hint="--option")
+        options[key.strip()] = value
+    return options
+
+
+def _counted(items: Iterator[tuple[int, Any]], advance: Callable[[int], None]) -> Iterator[Any]:
+    for n, item in enumerate(items, start=1):
+        if n % 1000 == 0:
+            advance(1000)
+        yield item
 
 
 _PLURALS = {
@@ -69,12 +114,14 @@ def _describe(result: ImportResult) -> str:
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     @cli.command("import")
-    @click.argument("file", metavar="FILE|-")
+    @click.argument("file", metavar="FILE|DIR|-")
     @click.option(
         "--format",
         "fmt",
-        type=click.Choice(["jsonl", "csv"]),
-        help="Input format [default: csv for *.csv, else jsonl].",
+        metavar="FORMAT",
+        help="Input format: jsonl, csv, convokit-corpus or a plugin's (convokit plugins "
+        "lists them) [default: csv for *.csv, convokit-corpus for a corpus directory, "
+        "else jsonl].",
     )
     @click.option(
         "--mapping",
@@ -82,37 +129,53 @@ def register_commands(cli: click.Group) -> None:
         help="CSV column mapping (TOML); required with --format csv.",
     )
     @click.option(
+        "--option",
+        "option_pairs",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="An option of the format (repeatable), e.g. ours=agent1 for convokit-corpus.",
+    )
+    @click.option(
         "--skip-invalid", is_flag=True, help="Import the valid records; report the invalid ones."
     )
     @pass_state
     def import_command(
-        state: CliState, file: str, fmt: str | None, mapping: Path | None, skip_invalid: bool
+        state: CliState,
+        file: str,
+        fmt: str | None,
+        mapping: Path | None,
+        option_pairs: tuple[str, ...],
+        skip_invalid: bool,
     ) -> None:
-        """Load records from FILE (or - for standard input) into the store.
+        """Load records from FILE (or a directory, or - for standard input) into the store.
 
         By default the whole input is validated first and nothing is written if any record
         is invalid; every bad record is reported with its line number and field.
         """
-        fmt = fmt or ("csv" if file.lower().endswith(".csv") else "jsonl")
-        if fmt == "csv" and mapping is None:
-            raise ConfigError("--format csv needs --mapping FILE (see docs/import-export.md)")
-        if fmt == "jsonl" and mapping is not None:
-            raise ConfigError("--mapping applies to --format csv only")
-        column_mapping = load_mapping(mapping) if mapping is not None else None
+        fmt = fmt or _default_format(file)
+        importer = state.plugins.importers.get(fmt)
+        if importer is None:
+            known = ", ".join(state.plugins.importers.names())
+            raise click.BadParameter(
+                f"unknown format {fmt!r} (known: {known})", param_hint="--format"
+            )
+        options = _parse_options(option_pairs)
+        if mapping is not None:
+            if fmt != "csv":
+                raise ConfigError("--mapping applies to --format csv only")
+            options["mapping"] = str(mapping)
+        source = ImportSource.of(file, options)
+        lenient = bool(importer.options.get("lenient", False))
+        read: Callable[[ImportSource], Any] = importer.value
         store = state.open_store()
         try:
-            with _open_input(file, newline="" if fmt == "csv" else None) as (stream, source):
-                try:
-                    if column_mapping is not None:
-                        result = import_csv(
-                            store, stream, column_mapping, source=source, skip_invalid=skip_invalid
-                        )
-                    else:
-                        result = import_jsonl(
-                            store, stream, source=source, skip_invalid=skip_invalid
-                        )
-                except UnicodeDecodeError as exc:
-                    raise ConfigError(f"{source}: not UTF-8 text ({exc.reason})") from None
+            with progress("Importing", unit="records", quiet=state.quiet) as advance:
+                result = import_records(
+                    store,
+                    _counted(iter(read(source)), advance),
+                    source=source.name,
+                    skip_invalid=skip_invalid or lenient,
+                )
         finally:
             store.close()
         for error in result.skipped:
@@ -133,8 +196,11 @@ def register_commands(cli: click.Group) -> None:
         """Write the whole store out (round-trip exact: export → import → export is stable)."""
         store = state.open_store(create=False)
         try:
-            with atomic_output(output) as stream:
-                count = export_jsonl(store, stream)
+            with (
+                progress("Exporting", unit="records", quiet=state.quiet) as advance,
+                atomic_output(output) as stream,
+            ):
+                count = export_jsonl(store, stream, advance=advance)
         finally:
             store.close()
         if output not in (None, "-"):

@@ -63,9 +63,16 @@ class ImportSource:
 
     @contextlib.contextmanager
     def open_text(self, *, newline: str | None = None) -> Iterator[IO[str]]:
-        """The input as UTF-8 text (``newline=""`` for CSV)."""
+        """The input as UTF-8 text (``newline=""`` for CSV).
+
+        Undecodable bytes arrive as lone surrogates (``errors="surrogateescape"``), which
+        the core's readers and validation report per line instead of aborting the whole
+        input.
+        """
         with self.open_binary() as raw:
-            stream = io.TextIOWrapper(raw, encoding="utf-8", newline=newline)
+            stream = io.TextIOWrapper(
+                raw, encoding="utf-8", errors="surrogateescape", newline=newline
+            )
             try:
                 yield stream
             finally:

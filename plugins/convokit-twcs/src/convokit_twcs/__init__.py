@@ -74,12 +74,15 @@ def read_twcs(source: ImportSource) -> Iterator[tuple[int, Any]]:
                     record["channel"] = channel
                 if author not in customers:
                     customers.add(author)
-                    yield line, {
-                        "type": "stakeholder",
-                        "id": author,
-                        "kind": "customer",
-                        "identities": {"twitter": author},
-                    }
+                    yield (
+                        line,
+                        {
+                            "type": "stakeholder",
+                            "id": author,
+                            "kind": "customer",
+                            "identities": {"twitter": author},
+                        },
+                    )
             yield line, record
 
 
