@@ -65,3 +65,37 @@ def test_init_writes_a_config_whose_policy_checks(tmp_path: Path) -> None:
     checked = runner.invoke(cli, ["check", "--as-of", "2024-01-01T01:00:00Z", "--format", "json"])
     assert checked.exit_code in (0, 1), checked.output
     assert {c["name"] for c in json.loads(checked.stdout)["commitments"]} >= {"customers-hear-back"}
+
+
+def test_demo_writes_the_html_report_and_says_where(tmp_path: Path) -> None:
+    target = tmp_path / "demo.html"
+    result = CliRunner().invoke(
+        cli, ["demo", "--keep", str(tmp_path / "d"), "--html", str(target)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Wrote the HTML report to {target}" in result.stderr
+    html = target.read_text(encoding="utf-8")
+    # several platforms, and the Mastodon account nobody looks after any more
+    with open_store(f"sqlite:///{tmp_path / 'd' / 'convokit.db'}") as store:
+        platforms = {c.platform for c in store.iter_channels()}
+        members = list(store.iter_team_members())
+    assert platforms == {"twitter", "mastodon", "discourse"}
+    assert any(m.active_until is not None for m in members)  # someone left
+    abandoned = html[html.index('id="abandoned"') : html.index('id="orphaned"')]
+    assert "acme@social.example" in abandoned
+
+
+def test_the_demo_team_improves_over_the_weeks(tmp_path: Path) -> None:
+    from convokit_core import check
+    from convokit_core._demo import run_demo
+
+    result = run_demo(tmp_path, conversations=400)
+    with open_store(result.store_url) as store:
+        report = check(store, result.policy_path, as_of=result.as_of)
+    kept: dict[int, list[bool]] = {}
+    for f in report.findings:
+        if f.commitment == "quick-first-answer" and str(f.status) in ("met", "breached"):
+            month = f.started_at.month if f.started_at else 0
+            kept.setdefault(month, []).append(str(f.status) == "met")
+    share = {m: sum(v) / len(v) for m, v in kept.items()}
+    assert share[3] > share[1] + 0.15  # March answers first far more often than January

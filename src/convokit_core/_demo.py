@@ -20,7 +20,7 @@ from ._timeutil import format_datetime
 from .hookspecs import hookimpl
 from .testing._generate import DEMO_POLICY, HistorySpec, generate_history
 
-__all__ = ["DEMO_POLICY", "DemoResult", "register_commands", "run_demo"]
+__all__ = ["DEMO_POLICY", "DemoResult", "demo_spec", "register_commands", "run_demo"]
 
 
 @attrs.frozen(kw_only=True)
@@ -34,6 +34,32 @@ class DemoResult:
     """The end of the generated history: the moment the demo checks at."""
 
 
+#: The demo's history: three platforms, an abandoned Mastodon account, and a team that
+#: answers more than twice as fast by the end of the quarter as at its start.
+DEMO_CHANNELS: tuple[tuple[str, str], ...] = (
+    ("acme", "twitter"),
+    ("acme_help", "twitter"),
+    ("acme_billing", "twitter"),
+    ("acme@social.example", "mastodon"),
+    ("community.acme.example", "discourse"),
+)
+DEMO_ABANDONED = "acme@social.example"
+
+
+def demo_spec(conversations: int = 400, seed: int = 2024) -> HistorySpec:
+    """The :class:`HistorySpec` of ``convokit demo``."""
+    return HistorySpec(
+        conversations=conversations,
+        seed=seed,
+        channels=tuple(c for c, _ in DEMO_CHANNELS),
+        channel_platforms=tuple((c, p) for c, p in DEMO_CHANNELS if p != "twitter"),
+        abandoned=(DEMO_ABANDONED,),
+        abandoned_after_days=35,
+        median_response_minutes=90.0,
+        improvement=0.8,
+    )
+
+
 def run_demo(directory: Path, *, conversations: int = 400, seed: int = 2024) -> DemoResult:
     """Generate a realistic support history into ``directory/convokit.db`` and write the
     demo policy to ``directory/policy.toml``."""
@@ -44,7 +70,7 @@ def run_demo(directory: Path, *, conversations: int = 400, seed: int = 2024) -> 
     policy_path = directory / "policy.toml"
     policy_path.write_text(DEMO_POLICY, encoding="utf-8")
     url = f"sqlite:///{db}"
-    spec = HistorySpec(conversations=conversations, seed=seed)
+    spec = demo_spec(conversations, seed)
     with open_store(url) as store:
         with store.transaction() as tx:
             for batch in generate_history(spec=spec):
@@ -52,6 +78,17 @@ def run_demo(directory: Path, *, conversations: int = 400, seed: int = 2024) -> 
         counts = store.counts()
     as_of = spec.start + timedelta(days=spec.days)
     return DemoResult(store_url=url, policy_path=policy_path, counts=counts, as_of=as_of)
+
+
+def _write_report(result: DemoResult, target: Path) -> None:
+    from ._report._html import build_report, render_html
+
+    with open_store(result.store_url, create=False) as store:
+        data = build_report(
+            store, result.policy_path, as_of=result.as_of, title="convokit demo: Acme support"
+        )
+    with atomic_output(target) as stream:
+        render_html(data, stream)
 
 
 def write_starter_config(stream: IO[str]) -> None:
@@ -97,15 +134,30 @@ def register_commands(cli: click.Group) -> None:
         type=click.IntRange(0),
         help="How many breached or at-risk findings to list.",
     )
+    @click.option(
+        "--html",
+        "html_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write the HTML report [default: report.html in the --keep "
+        "directory, else in a new temporary directory that is kept].",
+    )
     @pass_state
     def demo_command(
-        state: CliState, conversations: int, seed: int, keep_dir: Path | None, fmt: str, show: int
+        state: CliState,
+        conversations: int,
+        seed: int,
+        keep_dir: Path | None,
+        fmt: str,
+        show: int,
+        html_path: Path | None,
     ) -> None:
-        """Generate a realistic support history, check five commitments on it, report.
+        """Generate a realistic support history, check five commitments, write the report.
 
         The history lives in a temporary SQLite store (kept with --keep DIR): customer
-        threads on three channels over 90 days, response times shaped like a real support
-        queue, some complaints, some threads never answered, a team in which people left.
+        threads on five channels of three platforms over 90 days, response times shaped
+        like a real support queue and improving week by week, complaints, threads never
+        answered, an abandoned account, a team in which people left, a business-hours
+        calendar. The HTML report is written and its path printed.
         """
         from ._policy._run import check
 
@@ -152,6 +204,13 @@ def register_commands(cli: click.Group) -> None:
                     "store with --keep DIR and run convokit check --format json).",
                     err=True,
                 )
+            target = html_path or (
+                (keep_dir / "report.html")
+                if keep_dir is not None
+                else Path(tempfile.mkdtemp(prefix="convokit-demo-")) / "report.html"
+            )
+            _write_report(result, target)
+            state.echo(f"\nWrote the HTML report to {target}", err=True)
         if keep_dir is not None:
             state.echo(
                 f"\nExplore it: convokit --store {result.store_url} check --policy "

@@ -212,12 +212,8 @@ def build_report(
         status = str(f.status)
         if f.status in (Status.PENDING, Status.AT_RISK):
             queue.append(f)
-        if (
-            f.status is Status.BREACHED
-            and f.stopped_us is None
-            and _leaf(f).startswith("channel_activity")
-        ):
-            abandoned.append(f)  # silent right now, past the limit
+        if f.status is not Status.NOT_APPLICABLE and _leaf(f).startswith("channel_activity"):
+            abandoned.append(f)  # a channel measured for activity: is it silent now?
         if f.status is Status.BREACHED and _leaf(f).startswith("owner_assigned"):
             orphaned.append(f)
         if (
@@ -248,14 +244,40 @@ def build_report(
         f.evidence[-1] for pairs in replies.values() for f, _ in pairs if len(f.evidence) > 1
     }
     author_of: dict[str, str] = {}
-    if reply_ids:
+    watched = {(f.platform, f.channel or f.subject) for f in abandoned}
+    last_post: dict[tuple[str | None, str], Any] = {}
+    if reply_ids or watched:
+        # One pass over the messages: who wrote the replies, and each measured channel's
+        # last post of ours (as of the report).
+        as_of_us = to_micros(report.as_of)
         for message in store.iter_messages():
             if message.id in reply_ids:
                 author_of[message.id] = message.author_id
-    team = {m.id: m for m in store.iter_team_members()}
-    handle_owner = {
-        handle: m.id for m in team.values() for handle in getattr(m, "handles", {}).values()
-    }
+            spot = (message.platform, message.channel_id or "")
+            if (
+                spot in watched
+                and str(message.direction) == "outbound"
+                and not message.automated
+                and str(message.visibility) != "note"
+                and to_micros(message.sent_at) <= as_of_us
+            ):
+                known = last_post.get(spot)
+                if known is None or message.sent_at >= known.sent_at:
+                    last_post[spot] = message
+    # A reply's team member: the one member whose handle wrote it; when several share
+    # that account (a brand account), the conversation's owner; else the author.
+    members_of: dict[str, set[str]] = defaultdict(set)
+    for member in store.iter_team_members():
+        for handle in getattr(member, "handles", {}).values():
+            members_of[handle].add(member.id)
+    handle_owner = {h: next(iter(ids)) for h, ids in members_of.items() if len(ids) == 1}
+    owner_of: dict[tuple[str, str], str] = {}
+    if any(len(ids) > 1 for ids in members_of.values()):
+        owner_of = {
+            (c.platform, c.id): c.owner_id
+            for c in store.iter_conversation_records()
+            if c.owner_id is not None
+        }
     distributions: dict[str, list[dict[str, Any]]] = {}
     for axis in ("platform", "channel", "team member"):
         groups: dict[str, list[tuple[Finding, float]]] = defaultdict(list)
@@ -267,7 +289,15 @@ def build_report(
                     key = f.channel or "(none)"
                 else:
                     author = author_of.get(f.evidence[-1]) if len(f.evidence) > 1 else None
-                    key = handle_owner.get(author or "", author or "(unknown)")
+                    key = (
+                        handle_owner.get(author or "")
+                        or (
+                            owner_of.get((f.platform or "", f.conversation or ""))
+                            if author in members_of
+                            else None
+                        )
+                        or (author or "(unknown)")
+                    )
                 groups[key].append((f, seconds))
         rows = []
         for key, pairs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:GROUP_CAP]:
@@ -293,7 +323,12 @@ def build_report(
     queue_rows = [
         dict(_finding_row(f, names), left=_left(f, report.as_of)) for f in queue[:LIST_CAP]
     ]
-    abandoned_rows = _abandoned_rows(store, abandoned, names)
+    calendars = (
+        {c.name: c.calendar for c in policy.commitments}
+        if isinstance(policy, Policy)
+        else {c.name: c.calendar for c in policy}
+    )
+    abandoned_rows = _abandoned_rows(abandoned, last_post, calendars, report.as_of)
     orphaned.sort(key=lambda f: (f.started_us or 0, f.subject))
     orphaned_rows = _orphaned_rows(store, orphaned[:LIST_CAP], names)
     longest: dict[tuple[str | None, str | None], Finding] = {}
@@ -362,24 +397,34 @@ def _left(f: Finding, as_of: datetime) -> str:
 
 
 def _abandoned_rows(
-    store: StorageBackend, findings: Sequence[Finding], names: _Pseudonyms
+    findings: Sequence[Finding],
+    last_post: dict[tuple[str | None, str], Any],
+    calendars: dict[str, Any],
+    as_of: datetime,
 ) -> list[dict[str, Any]]:
-    last_ids = {f.evidence[-1] for f in findings if f.evidence}
-    last: dict[str, Any] = {}
-    if last_ids:
-        for message in store.iter_messages():
-            if message.id in last_ids:
-                last[message.id] = message
+    """Channels silent past their ``channel_activity`` limit right now (the rule's own
+    finding may have been decided by an earlier gap), longest silence first."""
+    as_of_us = to_micros(as_of)
+    silent: dict[tuple[str | None, str], tuple[int, Finding, Any]] = {}
+    for f in findings:
+        key = (f.platform, f.channel or f.subject)
+        post = last_post.get(key)
+        if post is None or f.limit_us is None:
+            continue
+        calendar = calendars.get(f.commitment)
+        start = to_micros(post.sent_at)
+        gap = as_of_us - start if calendar is None else calendar.business_us(start, as_of_us)
+        if gap > f.limit_us and (key not in silent or gap > silent[key][0]):
+            silent[key] = (gap, f, post)
     rows = []
-    for f in sorted(findings, key=lambda f: -f.elapsed_us)[:LIST_CAP]:
-        post = last.get(f.evidence[-1]) if f.evidence else None
+    for gap, f, post in sorted(silent.values(), key=lambda item: -item[0])[:LIST_CAP]:
         rows.append(
             {
                 "channel": f.channel or f.subject,
                 "platform": f.platform,
-                "silent_for": format_duration(f.elapsed_us / _US),
-                "last_post_at": "" if post is None else format_datetime(post.sent_at),
-                "last_post": "" if post is None else post.text,
+                "silent_for": format_duration(gap / _US),
+                "last_post_at": format_datetime(post.sent_at),
+                "last_post": post.text,
                 "message": f.message,
             }
         )
@@ -482,7 +527,7 @@ def _charts(data: ReportData) -> dict[str, str]:
         axes.set_ylabel("kept (%)")
         axes.set_ylim(0, 105)
         axes.grid(alpha=0.3)
-        axes.legend(fontsize=7, loc="lower left")
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         charts["trend"] = _svg(figure)
     for axis, rows in data.distributions.items():
         if not rows:

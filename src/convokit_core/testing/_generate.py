@@ -169,6 +169,19 @@ class HistorySpec:
     owner_rate: float = 0.85
     tag_complaints: bool = True
     """Tag complaints at the source (else leave them to a classifier)."""
+    channel_platforms: tuple[tuple[str, str], ...] = ()
+    """``(channel, platform)`` pairs: channels on other platforms than ``platform``
+    (several platforms in one history). Unlisted channels are on ``platform``."""
+    abandoned: tuple[str, ...] = ()
+    """Channels we stop answering (and posting on) after ``abandoned_after_days``."""
+    abandoned_after_days: int = 30
+    improvement: float = 0.0
+    """How much faster the team answers by the end than at the start: 0.6 means the
+    median response time shrinks steadily to 40 % of ``median_response_minutes``."""
+
+    def platform_of(self, channel: str) -> str:
+        """The platform ``channel`` is on."""
+        return dict(self.channel_platforms).get(channel, self.platform)
 
 
 @attrs.frozen(kw_only=True)
@@ -191,12 +204,21 @@ def _team(spec: HistorySpec) -> list[TeamMember]:
             TeamMember(
                 id=f"agent{i:02d}",
                 name=f"Agent {i:02d}",
-                handles={spec.platform: spec.channels[i % len(spec.channels)]},
+                handles=_handles(spec, spec.channels[i % len(spec.channels)]),
                 active_from=spec.start - timedelta(days=365),
                 active_until=until,
             )
         )
     return members
+
+
+def _handles(spec: HistorySpec, channel: str) -> dict[str, str]:
+    """A team member speaks through one channel on each platform of the history."""
+    handles = {spec.platform_of(channel): channel}
+    for other, platform in spec.channel_platforms:
+        handles.setdefault(platform, other)
+    handles.setdefault(spec.platform, channel)
+    return handles
 
 
 def generate_rows(
@@ -215,6 +237,7 @@ def generate_rows(
     for n in range(spec.conversations):
         cid = f"c{n:07d}"
         channel = spec.channels[rng.randrange(len(spec.channels))]
+        platform = spec.platform_of(channel)
         customer = f"u{rng.randrange(spec.conversations * 2):07d}"
         # start time: uniform day, daytime-weighted hour, fewer on weekends
         while True:
@@ -234,6 +257,8 @@ def generate_rows(
         while rng.random() < p_more and turns < 30:
             turns += 1
         unanswered = rng.random() < spec.unanswered_rate
+        if channel in spec.abandoned and t >= start_us + spec.abandoned_after_days * 86_400 * _US:
+            unanswered = True  # nobody looks after this channel any more
         rows: list[tuple[Any, ...]] = []
         statuses: list[tuple[Any, ...]] = []
         last_id: str | None = None
@@ -250,6 +275,7 @@ def generate_rows(
             rows: list[tuple[Any, ...]] = rows,
             cid: str = cid,
             channel: str = channel,
+            platform: str = platform,
         ) -> None:
             nonlocal msg_id, last_id
             msg_id += 1
@@ -286,7 +312,11 @@ def generate_rows(
                 else:
                     text, tags = rng.choice(_OTHER).format(n=rng.randrange(10**6)), None
                 add(customer, "inbound", t, text, tags=tags)
-            if turn == 0 and rng.random() < spec.bot_rate:
+            if (
+                turn == 0
+                and rng.random() < spec.bot_rate
+                and not (unanswered and channel in spec.abandoned)
+            ):
                 add(channel, "outbound", t + 2 * _US, _BOT, automated=1)
             if rng.random() < spec.note_rate:
                 add(
@@ -296,9 +326,12 @@ def generate_rows(
                     rng.choice(_NOTES),
                     vis="note",
                 )
-            if unanswered and turn == turns - 1:
+            if unanswered and (turn == turns - 1 or channel in spec.abandoned):
                 break
             delay = int(rng.lognormvariate(mu, spec.response_sigma))
+            if spec.improvement:
+                progress = min(max((t - start_us) / span_us, 0.0), 1.0)
+                delay = int(delay * (1.0 - spec.improvement * progress))
             reply_at = t + max(delay, 30 * _US)
             hour = (reply_at // _HOUR) % 24
             if hour < 7:  # night shift is thin: most replies wait for the morning
@@ -346,7 +379,12 @@ def generate_history(
     """
     spec = spec or HistorySpec(conversations=conversations, seed=seed, **kwargs)
     channels = tuple(
-        Channel(id=c, platform=spec.platform, handle=c, created_at=spec.start - timedelta(days=400))
+        Channel(
+            id=c,
+            platform=spec.platform_of(c),
+            handle=c,
+            created_at=spec.start - timedelta(days=400),
+        )
         for c in spec.channels
     )
     first = True
@@ -374,7 +412,7 @@ def generate_history(
         )
         stakeholders.setdefault(
             customer,
-            Stakeholder(id=customer, kind="customer", identities={spec.platform: customer}),
+            Stakeholder(id=customer, kind="customer", identities={p: customer}),
         )
         if len(convs) >= batch_size:
             yield Batch(
