@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from convokit_x import XConfig, create_adapter
 from x_fake import TOKEN, FakeX
 
 from convokit_core.testing import AdapterConformance
-from convokit_x import XConfig, create_adapter
 
 # Every post the fake serves except: a reply older than the 7-day search window that
 # neither mentions us nor is ours, and two retweets.

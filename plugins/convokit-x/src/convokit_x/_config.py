@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from convokit_core import ConfigError, check_url_scheme
+
 __all__ = ["DEFAULT_API_URL", "XConfig"]
 
 DEFAULT_API_URL = "https://api.x.com"
@@ -45,7 +47,14 @@ def _token(instance: object, attribute: attrs.Attribute[Any], value: object) -> 
 def _api_url(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("api_url must be a URL like 'https://api.x.com'")
-    return value.strip().rstrip("/")
+    url = value.strip().rstrip("/")
+    try:
+        check_url_scheme(url)
+    except ConfigError:
+        raise ValueError(
+            "api_url must be an https:// URL (http:// only for a loopback host)"
+        ) from None
+    return url
 
 
 @attrs.frozen(kw_only=True)
