@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from convokit_x import XAdapter, XConfig
+from convokit_x._cursor import Position, State, decode, encode
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from x_fake import NOW, TOKEN, FakeX
 
 from convokit_core import (
@@ -376,3 +379,40 @@ def test_a_bad_source_table_is_a_config_error_naming_the_key(
     assert "convokit.toml" in text
     assert key in text
     assert TOKEN not in text
+
+
+def test_a_server_that_drops_the_opt_in_fields_is_a_malformed_payload() -> None:
+    fake = FakeX()
+
+    def bare(request: httpx.Request) -> httpx.Response:
+        # As X answers when tweet.fields is not sent: only id, text and the edit history.
+        params = dict(request.url.params)
+        params.pop("tweet.fields", None)
+        url = request.url.copy_with(params=params)
+        return fake(httpx.Request(request.method, url, headers=request.headers))
+
+    with pytest.raises(MalformedPayload, match=r"mentions\.data\[0\]\.author_id"):
+        run(bare)
+
+
+def test_no_wait_while_the_window_has_requests_left() -> None:
+    sleeps: list[float] = []
+    run(FakeX(), sleeps=sleeps)
+    assert sleeps == []
+
+
+@settings(deadline=None)  # the machine is loaded: no per-example time limit
+@given(
+    since=st.one_of(st.none(), st.integers(0, 2**64 - 1)),
+    top=st.integers(0, 2**64 - 1),
+    token=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=40),
+)
+def test_cursor_ids_round_trip_exactly(since: int | None, top: int, token: str) -> None:
+    state = State(
+        mentions=Position(
+            since_id=None if since is None else str(since), token=token, top=str(top)
+        ),
+        own=Position(since_id=str(top)),
+    )
+    assert decode(encode(state)) == state
+    assert decode(encode(state)).own.since_id == str(top)
