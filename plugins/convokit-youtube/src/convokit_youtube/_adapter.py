@@ -457,7 +457,6 @@ class YouTubeAdapter:
                     "part": "snippet",
                     "parentId": thread_id,
                     "maxResults": self.config.page_size,
-                    "textFormat": "plainText",
                 },
                 token,
             )
@@ -543,7 +542,6 @@ class YouTubeAdapter:
                     "allThreadsRelatedToChannelId": self.config.channel_id,
                     "order": "time",
                     "maxResults": self.config.page_size,
-                    "textFormat": "plainText",
                 },
                 threads.token,
             )
