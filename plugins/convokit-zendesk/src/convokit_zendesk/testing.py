@@ -182,13 +182,12 @@ class FakeZendesk:
             return _json(400, {"error": "InvalidValue", "description": "start_time is missing"})
         ordered = sorted(self.tickets, key=self._position)
         after = [t for t in ordered if self._position(t) > position]
-        page = after[:per_page]
-        if self.overlap and "cursor" in params:
-            previous = [t for t in ordered if self._position(t) <= position]
-            if previous and page:
-                page = [previous[-1], *page[: per_page - 1]]
-        end = len(after) <= per_page
-        last = self._position(page[-1]) if page else position
+        previous = [t for t in ordered if self._position(t) <= position]
+        repeat = self.overlap and "cursor" in params and bool(previous) and bool(after)
+        fresh = after[: per_page - 1] if repeat and per_page > 1 else after[:per_page]
+        page = [previous[-1], *fresh] if repeat else fresh
+        end = len(after) <= len(fresh)
+        last = self._position(fresh[-1]) if fresh else position
         token = self.cursor_for(*last)
         body: dict[str, Any] = {
             "tickets": page,
