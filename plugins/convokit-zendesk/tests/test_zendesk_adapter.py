@@ -132,7 +132,7 @@ def test_a_ticket_is_a_conversation_and_its_comments_are_messages() -> None:
     assert ticket.stakeholder_id == "zendesk:acme/users/501"
     assert ticket.owner_id == "zendesk:acme/users/9001"
     assert ticket.status is ConversationStatus.RESOLVED
-    assert ticket.tags == ("billing", "refund")
+    assert ticket.tags == ("billing", "refund", "via:email")  # the ticket's channel too
     assert conversations(pages)["acme/tickets/102"].owner_id is None
 
 

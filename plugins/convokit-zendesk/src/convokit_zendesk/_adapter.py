@@ -379,6 +379,11 @@ class ZendeskAdapter:
         tags_raw = data.get("tags") or []
         if not isinstance(tags_raw, list) or not all(isinstance(t, str) and t for t in tags_raw):
             raise MalformedPayload(f"{where}: 'tags' is not an array of strings")
+        via = data.get("via")
+        if via is not None:
+            channel = as_opt_str(as_object(via, f"{where} via"), "channel", f"{where} via")
+            if channel:
+                tags_raw = [*tags_raw, f"via:{channel}"]
         conversation = self.ticket_key(ticket_id)
         messages: list[Message] = []
         history: list[StatusChange] = []
