@@ -230,6 +230,7 @@ def test_export_pages_and_comment_pages_are_followed() -> None:
     server = fake()
     pages = sync(server)
     assert set(messages(pages)) == server.message_ids()
+    assert {(r.url.scheme, r.url.host) for r in server.requests} == {("https", "acme.zendesk.com")}
     exports = [r for r in server.requests if r.url.path.endswith("cursor.json")]
     assert [dict(r.url.params).get("start_time") for r in exports] == ["0", None, None]
     assert all(r.url.params["include"] == "users" for r in exports)
@@ -362,6 +363,54 @@ def test_a_ticket_updated_during_the_export_comes_again_with_only_what_is_new() 
     reopened = conversations(pages)["acme/tickets/101"]
     assert reopened.status is ConversationStatus.OPEN
     assert reopened.status_history[-1].at == datetime(2026, 3, 9, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("during", [1, 2, 3])
+@pytest.mark.parametrize("ticket_id", [101, 102, 103, 105, 106])
+@pytest.mark.parametrize("page_size", [1, 2, 4])
+def test_any_ticket_updated_at_any_point_of_the_export_is_delivered_once(
+    during: int, ticket_id: int, page_size: int
+) -> None:
+    server = fake()
+    exports = 0
+    new_id = 5000 + ticket_id
+
+    def update(request: httpx.Request) -> None:
+        nonlocal exports
+        if request.url.path.endswith("cursor.json"):
+            exports += 1
+            if exports == during:
+                server.comments[str(ticket_id)].append(
+                    {
+                        "id": new_id,
+                        "type": "Comment",
+                        "author_id": 9001,
+                        "body": "Following up.",
+                        "plain_body": "Following up.",
+                        "public": True,
+                        "attachments": [],
+                        "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
+                        "created_at": "2026-03-10T09:00:00Z",
+                    }
+                )
+                ticket = next(t for t in server.tickets if t["id"] == ticket_id)
+                ticket["updated_at"] = "2026-03-10T09:00:00Z"
+
+    server.before_request = update
+    pages = sync(server, cfg=config(page_size=page_size))
+    ids = [m.id for p in pages for m in p.messages]
+    assert len(ids) == len(set(ids)), "a message came twice in one sync"
+    assert set(ids) == server.message_ids()
+    if exports >= during:
+        assert f"acme/comments/{new_id}" in ids
+        assert sync(server, pages[-1].cursor) == []
+    else:  # the export ended before the update: the next sync brings it
+        assert f"acme/comments/{new_id}" not in ids
+        later = sync(server, pages[-1].cursor)
+        assert {m.id for p in later for m in p.messages} >= {f"acme/comments/{new_id}"}
+        assert {m.conversation_id for p in later for m in p.messages} == {
+            f"acme/tickets/{ticket_id}"
+        }
 
 
 def test_deleted_tickets_are_closed_and_their_comments_never_requested() -> None:
