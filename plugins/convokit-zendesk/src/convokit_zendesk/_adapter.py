@@ -47,7 +47,16 @@ from convokit_core import (
 
 from ._config import ZendeskConfig
 from ._cursor import State, valid_export_cursor
-from ._payload import as_bool, as_id, as_list, as_object, as_opt_str, as_str, as_time
+from ._payload import (
+    as_bool,
+    as_id,
+    as_list,
+    as_object,
+    as_opt_str,
+    as_required_id,
+    as_str,
+    as_time,
+)
 
 __all__ = [
     "AUTOMATED_CHANNELS",
@@ -146,8 +155,7 @@ class _User:
 
 def _parse_user(value: Any, where: str) -> _User:
     data = as_object(value, where)
-    user_id = as_id(data, "id", where)
-    assert user_id is not None
+    user_id = as_required_id(data, "id", where)
     return _User(
         id=user_id,
         role=as_str(data, "role", f"{where} (user {user_id})"),
@@ -272,15 +280,13 @@ class ZendeskAdapter:
         for index, item in enumerate(comments):
             where = f"ticket {ticket_id} comments[{index}]"
             data = as_object(item, where)
-            raw_id = as_id(data, "id", where)
-            assert raw_id is not None
+            raw_id = as_required_id(data, "id", where)
             rows.append((as_time(data, "created_at", where), int(raw_id), data, where))
         rows.sort(key=lambda r: (r[0], r[1]))
         out: list[Message] = []
         last_public: str | None = None
         for sent_at, comment_id, data, where in rows:
-            author = as_id(data, "author_id", where)
-            assert author is not None
+            author = as_required_id(data, "author_id", where)
             public = as_bool(data, "public", where)
             text = as_opt_str(data, "plain_body", where)
             if text is None:
@@ -328,8 +334,7 @@ class ZendeskAdapter:
             where = f"ticket {ticket_id} audits[{index}]"
             data = as_object(item, where)
             at = as_time(data, "created_at", where)
-            audit_id = as_id(data, "id", where)
-            assert audit_id is not None
+            audit_id = as_required_id(data, "id", where)
             for number, raw in enumerate(as_list(data, "events", where)):
                 event = as_object(raw, f"{where} events[{number}]")
                 if event.get("type") not in ("Create", "Change"):
@@ -471,8 +476,7 @@ class ZendeskAdapter:
             for index, raw in enumerate(tickets):
                 where = f"export tickets[{index}]"
                 ticket = as_object(raw, where)
-                ticket_id = as_id(ticket, "id", where)
-                assert ticket_id is not None
+                ticket_id = as_required_id(ticket, "id", where)
                 updated = as_time(ticket, "updated_at", where)
                 before = seen_tickets.get(ticket_id)
                 if before is not None and before >= updated:

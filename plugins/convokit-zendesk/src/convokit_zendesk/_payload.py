@@ -9,7 +9,16 @@ from typing import Any
 
 from convokit_core import MalformedPayload, parse_datetime
 
-__all__ = ["as_bool", "as_id", "as_list", "as_object", "as_opt_str", "as_str", "as_time"]
+__all__ = [
+    "as_bool",
+    "as_id",
+    "as_list",
+    "as_object",
+    "as_opt_str",
+    "as_required_id",
+    "as_str",
+    "as_time",
+]
 
 
 def as_object(value: Any, where: str) -> dict[str, Any]:
@@ -28,15 +37,20 @@ def as_list(data: dict[str, Any], key: str, where: str) -> list[Any]:
     return value
 
 
-def as_id(data: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
-    """``data[key]``, a Zendesk id (an integer), as a string; ``None`` if optional and null."""
+def as_required_id(data: dict[str, Any], key: str, where: str) -> str:
+    """``data[key]``, a Zendesk id (an integer), as a string."""
     value = data.get(key)
-    if value is None and optional:
-        return None
     if isinstance(value, bool) or not isinstance(value, int):
         found = "missing" if key not in data else type(value).__name__
         raise MalformedPayload(f"{where}: '{key}' is not an integer id ({found})")
     return str(value)
+
+
+def as_id(data: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
+    """``data[key]``, a Zendesk id, as a string; ``None`` if ``optional`` and null/absent."""
+    if optional and data.get(key) is None:
+        return None
+    return as_required_id(data, key, where)
 
 
 def as_str(data: dict[str, Any], key: str, where: str) -> str:
