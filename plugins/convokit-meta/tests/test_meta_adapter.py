@@ -485,3 +485,44 @@ def test_a_comment_of_the_wrong_shape_is_malformed_and_names_the_field() -> None
     fake.edges[f"{PAGE}_900000000000003/comments"][0]["created_time"] = "yesterday"
     with pytest.raises(MalformedPayload, match="created_time"):
         run(facebook(fake))
+
+
+def test_pitfall_an_old_pinned_post_listed_first_does_not_end_the_pass() -> None:
+    fake = FakeGraph("facebook.json", token=TOKEN)
+    cursor = run(facebook(fake, lookback="2d", page_size=2))[-1].cursor
+    feed = fake.edges[f"{PAGE}/feed"]
+    new_post = {
+        "id": f"{PAGE}_900000000000004",
+        "created_time": "2026-03-06T09:00:00+0000",
+        "message": "Our shop is closed on Friday.",
+        "from": {"name": "Acme Outdoor", "id": PAGE},
+    }
+    fake.edges[f"{PAGE}/feed"] = [feed[2], new_post, feed[0], feed[1]]  # feed[2]: pinned
+    fake.edges[f"{PAGE}_900000000000004/comments"] = [
+        {
+            "id": "900000000000004_1200000000000010",
+            "created_time": "2026-03-06T09:30:00+0000",
+            "message": "Open on Saturday?",
+            "from": {"name": "Ben Ortiz", "id": "6100000000000012"},
+        }
+    ]
+    got = messages(run(facebook(fake, lookback="2d", page_size=2, surfaces=["posts"]), cursor))
+    assert set(got) == {f"{PAGE}_900000000000004", "900000000000004_1200000000000010"}
+
+
+def test_the_listing_stops_after_a_whole_page_below_the_horizon() -> None:
+    fake = FakeGraph("facebook.json", token=TOKEN)
+    fake.edges[f"{PAGE}/feed"] += [
+        {
+            "id": f"{PAGE}_8000000000000{n:02d}",
+            "created_time": f"2026-01-{n:02d}T10:00:00+0000",
+            "from": {"name": "Acme Outdoor", "id": PAGE},
+        }
+        for n in range(20, 0, -1)
+    ]
+    cursor = run(facebook(fake, lookback="2d", page_size=2, surfaces=["posts"]))[-1].cursor
+    fake.requests.clear()
+    run(facebook(fake, lookback="2d", page_size=2, surfaces=["posts"]), cursor)
+    feed_pages = [r for r in fake.requests if r.url.path.endswith("/feed")]
+    # [p3, p2] in the window, [p1, jan 20] below it: stop; the 9 older pages are not read.
+    assert len(feed_pages) == 2

@@ -212,6 +212,10 @@ class _MetaAdapter(abc.ABC):
     ) -> AsyncIterator[Page]:
         """Roots newest first down to the horizon; ``read`` gives each root's new messages.
 
+        Roots below the horizon are skipped; the listing stops after a whole page of
+        them (one page more than strictly needed, so a root out of order, such as an
+        old pinned post listed first, does not end the pass).
+
         ``updated``: roots are listed by an update time (conversations), so a root whose
         time did not move since it was read has nothing new and is not read again.
         """
@@ -223,15 +227,16 @@ class _MetaAdapter(abc.ABC):
             horizon = config.since
         newest = ss.watermark
         seen = dict(ss.seen)
-        done = False
         async for items in roots:
+            below = 0
             for raw in items:
                 what = f"{self.platform} {surface} item"
                 root_id = _id(raw, "id", what)
                 at = parse_graph_time(raw.get(time_key), f"{what} {root_id}: {time_key}")
                 if horizon is not None and at < horizon:
-                    done = True
-                    break
+                    # Skipped, not the end: an old pinned post can come first.
+                    below += 1
+                    continue
                 newest = at if newest is None or at > newest else newest
                 entry = seen.get(root_id)
                 if updated and entry is not None and at <= entry[0]:
@@ -249,8 +254,8 @@ class _MetaAdapter(abc.ABC):
                 page = run.page(mapped)
                 if page is not None:
                     yield page
-            if done:
-                break
+            if items and below == len(items):
+                break  # a whole page below the horizon: the rest is older still
         if newest is not None:
             floor = newest - config.lookback
             seen = {k: v for k, v in seen.items() if v[0] >= floor}
