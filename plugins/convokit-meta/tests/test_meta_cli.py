@@ -10,8 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
+import respx
 from meta_fake import FakeGraph
 
+from convokit_core import set_plugin_manager
 from convokit_core.testing import serve_loopback
 
 TOKEN = "EAAGcliEndToEndPageToken24681357"
@@ -114,4 +117,66 @@ def test_sync_then_check_on_a_loopback_graph_api(tmp_path: Path) -> None:
         timeout=120,
     )
     assert listed.returncode == 0, listed.stderr
-    assert "meta" in listed.stdout
+    (plugin,) = json.loads(listed.stdout)["plugins"]
+    assert plugin["name"] == "meta"
+    assert plugin["registered"]["platforms"] == ["facebook", "instagram"]
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from convokit_core._cli import cli
+
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_config_error_names_the_key_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONVOKIT_LOAD_PLUGINS", "meta")
+    monkeypatch.setenv("META_TOKEN", TOKEN)
+    config = CONFIG.replace('"API_URL"', '"https://graph.facebook.com"')
+    config = config.replace('page_id = "104857600123456"', 'page_id = "acme"')
+    (tmp_path / "convokit.toml").write_text(config, encoding="utf-8")
+    set_plugin_manager(None)
+    try:
+        code, out, err = _cli("-q", "sync")
+    finally:
+        set_plugin_manager(None)
+    assert code == 2
+    assert "page_id" in err
+    assert "convokit.toml" in err
+    assert TOKEN not in out + err
+    assert "Traceback" not in err
+
+
+def test_a_throttled_source_fails_alone_and_names_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONVOKIT_LOAD_PLUGINS", "meta")
+    monkeypatch.setenv("META_TOKEN", TOKEN)
+    fb = FakeGraph("facebook.json", token=TOKEN)
+    ig = FakeGraph("instagram.json", token=TOKEN)
+    entry = {"type": "pages", "call_count": 100, "total_cputime": 40, "total_time": 60}
+    entry["estimated_time_to_regain_access"] = 1440
+    blocked = json.dumps({"104857600123456": [entry]})
+    fb.usage = {"X-Business-Use-Case-Usage": blocked}
+    config = CONFIG.replace('"API_URL"', '"https://graph.facebook.com"')
+    (tmp_path / "convokit.toml").write_text(config, encoding="utf-8")
+    set_plugin_manager(None)
+    try:
+        with respx.mock(base_url="https://graph.facebook.com", assert_all_called=False) as router:
+            router.route().mock(side_effect=both(fb, ig))
+            code, out, err = _cli("-q", "sync")
+    finally:
+        set_plugin_manager(None)
+    assert code == 1
+    assert "acme-facebook" in err
+    assert "estimated_time_to_regain_access" in err
+    assert "1440 min" in err
+    assert TOKEN not in out + err
+    assert len(fb.requests) == 1  # it stopped instead of hammering a blocked Page
+    assert any(r.url.path.endswith("/media") for r in ig.requests)  # the other source ran
