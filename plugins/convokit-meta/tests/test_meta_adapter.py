@@ -526,3 +526,27 @@ def test_the_listing_stops_after_a_whole_page_below_the_horizon() -> None:
     feed_pages = [r for r in fake.requests if r.url.path.endswith("/feed")]
     # [p3, p2] in the window, [p1, jan 20] below it: stop; the 9 older pages are not read.
     assert len(feed_pages) == 2
+
+
+def test_paging_next_without_an_after_cursor_is_malformed() -> None:
+    fake = FakeGraph("facebook.json", token=TOKEN)
+    fake.faults.append(fake.respond(200, fake.objects[PAGE]))
+    body = {
+        "data": fake.edges[f"{PAGE}/feed"][:1],
+        "paging": {"next": f"https://graph.facebook.com/v24.0/{PAGE}/feed?access_token={TOKEN}"},
+    }
+    fake.faults.append(fake.respond(200, body))
+    with pytest.raises(MalformedPayload, match=r"paging\.cursors\.after") as info:
+        run(facebook(fake, surfaces=["posts"]))
+    assert TOKEN not in str(info.value)
+
+
+def test_a_last_page_without_paging_next_ends_the_listing() -> None:
+    fake = FakeGraph("facebook.json", token=TOKEN)
+    fake.faults.append(fake.respond(200, fake.objects[PAGE]))
+    # 'cursors' but no 'next': Meta's last page.
+    body = {"data": [], "paging": {"cursors": {"before": "QVFI", "after": "QVFJ"}}}
+    fake.faults.append(fake.respond(200, body))
+    pages = run(facebook(fake, surfaces=["posts"]))
+    assert [len(p.messages) for p in pages] == [0]  # the Channel record and the cursor
+    assert len(fake.requests) == 2

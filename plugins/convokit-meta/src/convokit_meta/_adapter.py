@@ -174,7 +174,8 @@ class _MetaAdapter(abc.ABC):
             base_url=config.graph_url,
             headers={"Accept": "application/json"},
             secret_headers={"Authorization": f"Bearer {config.access_token}"},
-            policy=policy or RetryPolicy(max_retries=config.max_retries, budget=300.0),
+            policy=policy
+            or RetryPolicy(max_retries=config.max_retries, budget=config.retry_budget),
             sleep=sleep,
         )
         self.api = GraphApi(
