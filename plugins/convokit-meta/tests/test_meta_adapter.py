@@ -550,3 +550,14 @@ def test_a_last_page_without_paging_next_ends_the_listing() -> None:
     pages = run(facebook(fake, surfaces=["posts"]))
     assert [len(p.messages) for p in pages] == [0]  # the Channel record and the cursor
     assert len(fake.requests) == 2
+
+
+def test_instagram_direct_conversations_via_the_linked_page() -> None:
+    fake = FakeGraph("instagram.json", token=TOKEN)
+    edges = fake.edges
+    edges[f"{PAGE}/conversations"] = edges.pop(f"{IG}/conversations")
+    got = messages(run(instagram(fake, page_id=PAGE, surfaces=["direct"])))
+    assert set(got) == {"aWdfZAG06MTpJR01lc3NhZA2VJdGVtOjE=", "aWdfZAG06MTpJR01lc3NhZA2VJdGVtOjI="}
+    listed = [r for r in fake.requests if r.url.path.endswith("/conversations")]
+    assert [r.url.path for r in listed] == [f"/v24.0/{PAGE}/conversations"]
+    assert listed[0].url.params["platform"] == "instagram"

@@ -332,13 +332,15 @@ class _MetaAdapter(abc.ABC):
     def _dm_handle(self, sender: tuple[str, str | None]) -> str:
         return sender[0]
 
-    async def _conversations(self, run: _Run, surface: str, platform: str) -> AsyncIterator[Page]:
+    async def _conversations(
+        self, run: _Run, surface: str, platform: str, node: str
+    ) -> AsyncIterator[Page]:
         params: dict[str, str | int] = {
             "platform": platform,
             "fields": "id,updated_time",
             "limit": self._config.page_size,
         }
-        roots = self.api.pages(f"{self.account}/conversations", params, "conversations")
+        roots = self.api.pages(f"{node}/conversations", params, "conversations")
         async for page in self._pass(
             run, surface, roots, "updated_time", self._read_dm, updated=True
         ):
@@ -437,7 +439,7 @@ class FacebookAdapter(_MetaAdapter):
                     self._pass(run, surface, roots, "created_time", self._read_post, updated=False)
                 )
             else:
-                out.append(self._conversations(run, surface, "messenger"))
+                out.append(self._conversations(run, surface, "messenger", self.account))
         return out
 
     def _mapped(
@@ -600,7 +602,8 @@ class InstagramAdapter(_MetaAdapter):
                     self._pass(run, surface, roots, "timestamp", self._read_media, updated=False)
                 )
             else:
-                out.append(self._conversations(run, surface, "instagram"))
+                node = self.config.page_id or self.account
+                out.append(self._conversations(run, surface, "instagram", node))
         return out
 
     def _mapped(

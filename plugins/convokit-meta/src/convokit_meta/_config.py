@@ -44,6 +44,10 @@ def _ig_user_id(value: Any) -> str:
     return _object_id("ig_user_id", value)
 
 
+def _opt_page_id(value: Any) -> str | None:
+    return None if value is None else _object_id("page_id", value)
+
+
 def _token(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("'access_token' must be an access token, found nothing")
@@ -217,9 +221,15 @@ class InstagramConfig(_Common):
             and ``instagram_manage_messages`` for that account. Secret: never shown.
         surfaces: ``"media"`` (our media and their comments with replies) and/or
             ``"direct"`` (direct conversations). Default both.
+        page_id: the Facebook Page linked to the account, for apps on *Facebook Login*:
+            direct conversations are then listed at
+            ``/{page-id}/conversations?platform=instagram`` (with a Page token).
+            ``None`` (default): at ``/{ig-user-id}/conversations?platform=instagram``
+            (*Instagram Login*).
 
     The other keys are those of :class:`FacebookConfig`.
     """
 
     ig_user_id: str = attrs.field(converter=_ig_user_id)
+    page_id: str | None = attrs.field(default=None, converter=_opt_page_id)
     surfaces: tuple[str, ...] = attrs.field(default=INSTAGRAM_SURFACES, converter=_ig_surfaces)
