@@ -12,7 +12,7 @@ from bluesky_fake import APP_PASSWORD, HANDLE, REFRESHED, SERVICE, SESSION, Fake
 from convokit_bluesky import BlueskyConfig, create_adapter
 from convokit_bluesky._cursor import Position, State, encode
 
-from convokit_core.testing._adapters import AdapterConformance
+from convokit_core.testing import AdapterConformance
 
 
 def readable_posts() -> set[str]:

@@ -9,7 +9,7 @@ import pytest
 from convokit_mastodon import MastodonConfig, create
 from convokit_mastodon.testing import FakeMastodon
 
-from convokit_core.testing._adapters import AdapterConformance
+from convokit_core.testing import AdapterConformance
 
 TOKEN = "fake-mastodon-token-0123456789"
 
