@@ -120,6 +120,7 @@ class ReportData:
     weeks: list[str]
     trend: dict[str, dict[str, dict[str, Any]]]
     distributions: dict[str, list[dict[str, Any]]]
+    distribution_commitment: str | None
     queue: list[dict[str, Any]]
     queue_total: int
     abandoned: list[dict[str, Any]]
@@ -240,9 +241,11 @@ def build_report(
             replies[f.commitment].append((f, f.elapsed_us / _US))
 
     # -- response times by platform, channel and team member --------------------------
-    reply_ids = {
-        f.evidence[-1] for pairs in replies.values() for f, _ in pairs if len(f.evidence) > 1
-    }
+    # One commitment's reply clocks (the first in the policy that has any): several
+    # commitments would count the same replies twice, on different calendars.
+    measured = next((c.name for c in report.commitments if replies.get(c.name)), None)
+    chosen = replies.get(measured, []) if measured is not None else []
+    reply_ids = {f.evidence[-1] for f, _ in chosen if len(f.evidence) > 1}
     author_of: dict[str, str] = {}
     watched = {(f.platform, f.channel or f.subject) for f in abandoned}
     last_post: dict[tuple[str | None, str], Any] = {}
@@ -281,7 +284,7 @@ def build_report(
     distributions: dict[str, list[dict[str, Any]]] = {}
     for axis in ("platform", "channel", "team member"):
         groups: dict[str, list[tuple[Finding, float]]] = defaultdict(list)
-        for pairs in replies.values():
+        for pairs in [chosen]:
             for f, seconds in pairs:
                 if axis == "platform":
                     key = f.platform or "(none)"
@@ -377,6 +380,7 @@ def build_report(
         weeks=ordered_weeks,
         trend=trend_out,
         distributions=distributions,
+        distribution_commitment=measured,
         queue=queue_rows,
         queue_total=len(queue),
         abandoned=abandoned_rows,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,8 +62,9 @@ def _add_simulate(cli: click.Group) -> None:
     @click.option("--since", metavar="TS", help="Count clocks that started at or after TS.")
     @click.option(
         "--until",
-        metavar="TS",
-        help="Count clocks that started before TS; history is evaluated as of TS [default: now].",
+        metavar="TS|latest",
+        help="Count clocks that started before TS (latest: up to the newest message); "
+        "history is evaluated as of TS [default: now].",
     )
     @click.option(
         "--by",
@@ -94,10 +96,10 @@ def _add_simulate(cli: click.Group) -> None:
         from .._policy._policyfile import load_policy, policy_from_config
         from ._simulate import simulate
 
-        since_dt = _timestamp(since, "--since")
-        until_dt = _timestamp(until, "--until")
-        if since_dt is not None and until_dt is not None and since_dt >= until_dt:
-            raise click.BadParameter("--since must be before --until", param_hint="--since")
+        since_at = _timestamp(since, "--since")
+        until_at = _timestamp(until, "--until")
+        if isinstance(since_at, datetime) and isinstance(until_at, datetime):
+            _resolve(None, since_at, until_at)  # order checked before any store is opened
         policy = load_policy(policy_path) if policy_path else policy_from_config(state.config)
         if not policy.commitments:
             raise ConfigError(
@@ -105,6 +107,7 @@ def _add_simulate(cli: click.Group) -> None:
                 "[[commitment]] tables to convokit.toml"
             )
         with state.open_store(create=False) as store:
+            since_dt, until_dt, _ = _resolve(store, since_at, until_at)
             result = simulate(store, policy, since=since_dt, until=until_dt, by=by)
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -115,13 +118,47 @@ def _add_simulate(cli: click.Group) -> None:
         sys.stdout.flush()
 
 
-def _timestamp(value: str | None, option: str) -> datetime | None:
+#: ``--as-of latest`` / ``--until latest``: resolved on the store (the newest message).
+LATEST = "latest"
+
+
+def _timestamp(value: str | None, option: str) -> datetime | str | None:
     if value is None:
         return None
+    if value.strip().lower() == LATEST:
+        return LATEST
     try:
         return parse_timestamp(value, what=option)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
+        raise click.BadParameter(f"{exc}, or 'latest'", param_hint=option) from None
+
+
+def _resolve(
+    store: Any,
+    since: datetime | str | None,
+    until: datetime | str | None,
+    as_of: datetime | str | None = None,
+) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """``latest`` becomes the newest stored message (``--until latest`` just after it,
+    so that message counts); then ``--since`` must come before ``--until``."""
+    newest: datetime | None = None
+    if LATEST in (since, until, as_of):
+        from .._policy._run import latest_message_at
+
+        newest = latest_message_at(store)
+        if newest is None:
+            raise ConfigError(f"store {store.url!r} holds no message; 'latest' means nothing")
+
+    def resolved(value: datetime | str | None, *, after: bool = False) -> datetime | None:
+        if value == LATEST:
+            assert newest is not None
+            return newest + timedelta(microseconds=1) if after else newest
+        return value if isinstance(value, datetime) else None
+
+    since_dt, until_dt = resolved(since), resolved(until, after=True)
+    if since_dt is not None and until_dt is not None and since_dt >= until_dt:
+        raise click.BadParameter("--since must be before --until", param_hint="--since")
+    return since_dt, until_dt, resolved(as_of)
 
 
 def _add_report(cli: click.Group) -> None:
@@ -141,7 +178,12 @@ def _add_report(cli: click.Group) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Policy file [default: the [[commitment]] tables of convokit.toml].",
     )
-    @click.option("--as-of", "as_of", metavar="TS", help="Report the history as it stood at TS.")
+    @click.option(
+        "--as-of",
+        "as_of",
+        metavar="TS|latest",
+        help="Report the history as it stood at TS (latest: the newest stored message).",
+    )
     @click.option(
         "--since", metavar="TS", help="Count findings whose clock started at or after TS."
     )
@@ -170,11 +212,11 @@ def _add_report(cli: click.Group) -> None:
         from .._policy._policyfile import load_policy, policy_from_config
         from ._html import build_report, render_html
 
-        as_of_dt = _timestamp(as_of, "--as-of")
-        since_dt = _timestamp(since, "--since")
-        until_dt = _timestamp(until, "--until")
-        if since_dt is not None and until_dt is not None and since_dt >= until_dt:
-            raise click.BadParameter("--since must be before --until", param_hint="--since")
+        as_of_at = _timestamp(as_of, "--as-of")
+        since_at = _timestamp(since, "--since")
+        until_at = _timestamp(until, "--until")
+        if isinstance(since_at, datetime) and isinstance(until_at, datetime):
+            _resolve(None, since_at, until_at)  # order checked before any store is opened
         policy = load_policy(policy_path) if policy_path else policy_from_config(state.config)
         if not policy.commitments:
             raise ConfigError(
@@ -182,6 +224,7 @@ def _add_report(cli: click.Group) -> None:
                 "[[commitment]] tables to convokit.toml"
             )
         with state.open_store(create=False) as store:
+            since_dt, until_dt, as_of_dt = _resolve(store, since_at, until_at, as_of_at)
             data = build_report(
                 store, policy, as_of=as_of_dt, since=since_dt, until=until_dt, redact=redact
             )
