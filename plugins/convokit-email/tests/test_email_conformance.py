@@ -16,12 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from convokit_email import EmailConfig, FolderState, MailCursor, create_adapter
 from email_dovecot import PASSWORD, Dovecot, start_dovecot
 from test_email_mailbox import OURS, config, mail
 
-from convokit_core import ConvokitError, open_store, SyncContext, SyncError, sync_adapter
+from convokit_core import ConvokitError, SyncContext, SyncError, open_store, sync_adapter
 from convokit_core.testing import AdapterConformance, FaultInjector
-from convokit_email import EmailConfig, FolderState, MailCursor, create_adapter
 
 DATES = [f"Fri, 08 Nov 2024 {9 + i:02d}:15:00 +0100" for i in range(6)]
 
@@ -214,5 +214,5 @@ def config_like(base: EmailConfig, **changes: Any) -> EmailConfig:
     return EmailConfig(**values)
 
 
-def _Injector() -> FaultInjector:  # noqa: N802 - reads like the kit's FaultInjector
+def _Injector() -> FaultInjector:
     return FaultInjector(_never_called)

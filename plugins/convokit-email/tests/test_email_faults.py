@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from convokit_email import EmailAdapter, EmailConfig
 from email_dovecot import PASSWORD, Dovecot, start_dovecot
 from test_email_mailbox import OURS, config, mail
 
 from convokit_core import ConvokitError, SyncContext, SyncError
-from convokit_email import EmailAdapter, EmailConfig
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,8 @@ def test_wrong_password_is_not_retried_and_not_echoed(dovecot: Dovecot, user: st
     with pytest.raises(SyncError, match="login as") as info:
         run(cfg, sleeps)
     assert sleeps == []
-    assert secret not in str(info.value) and secret not in repr(info.value)
+    assert secret not in str(info.value)
+    assert secret not in repr(info.value)
 
 
 def test_starttls_and_tls_verify_the_certificate(

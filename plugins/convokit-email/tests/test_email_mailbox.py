@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from convokit_email import EmailAdapter, EmailConfig, MailCursor, create_adapter
 from email_dovecot import PASSWORD, Dovecot, start_dovecot
 
 from convokit_core import Direction, Message, Page, SyncContext, Visibility
-from convokit_email import EmailAdapter, EmailConfig, MailCursor, create_adapter
 
 OURS = "support@acme.example"
 
@@ -309,7 +309,8 @@ def test_changed_uidvalidity_rereads_cleanly(dovecot: Dovecot) -> None:
     first = sync(cfg)
     cursor = MailCursor.decode(first[-1].cursor)
     state = cursor.state("INBOX")
-    assert state is not None and state.last_uid == 4
+    assert state is not None
+    assert state.last_uid == 4
     # The cursor says another UIDVALIDITY: the folder is read again, each mail once.
     stale = MailCursor(
         folders={"INBOX": type(state)(uidvalidity=state.uidvalidity + 7, last_uid=4)}
