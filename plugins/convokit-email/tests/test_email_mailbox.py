@@ -11,7 +11,7 @@ import pytest
 from convokit_email import EmailAdapter, EmailConfig, MailCursor, create_adapter
 from email_dovecot import PASSWORD, Dovecot, start_dovecot
 
-from convokit_core import Direction, Message, Page, SyncContext, Visibility
+from convokit_core import Direction, Message, Page, SyncContext, SyncError, Visibility
 
 OURS = "support@acme.example"
 
@@ -347,3 +347,58 @@ def test_adapter_repr_has_no_password(dovecot: Dovecot) -> None:
     cfg = config(dovecot, "someone@acme.example")
     adapter = EmailAdapter(cfg, SyncContext(source="s", platform="email"))
     assert PASSWORD not in repr(adapter) + repr(cfg) + str(cfg)
+
+
+def test_a_recreated_folder_is_read_again_without_duplicates(dovecot: Dovecot) -> None:
+    """The server gives a folder a new UIDVALIDITY (here: deleted and created again,
+    its mail appended anew, so the UIDs restart): a clean re-read, each mail once."""
+    user = dovecot.new_user("recreate")
+    raws = [
+        mail(f"From: r{i}@cust.example", f"Message-ID: <r{i}@cust.example>",
+             "Date: Thu, 07 Nov 2024 10:00:00 +0000")
+        for i in range(3)
+    ]  # fmt: skip
+    with dovecot.client(user) as conn:
+        assert conn.create('"Support"')[0] == "OK"
+    for raw in raws:
+        dovecot.append(user, "Support", raw)
+    cfg = config(dovecot, user, folders=["Support"])
+    first = sync(cfg)
+    before = MailCursor.decode(first[-1].cursor).state("Support")
+    with dovecot.client(user) as conn:
+        assert conn.delete('"Support"')[0] == "OK"
+        assert conn.create('"Support"')[0] == "OK"
+    for raw in [*reversed(raws), raws[0]]:  # new order, and one mail twice
+        dovecot.append(user, "Support", raw)
+    again = sync(cfg, first[-1].cursor)
+    after = MailCursor.decode(again[-1].cursor).state("Support")
+    assert before is not None
+    assert after is not None
+    assert after.uidvalidity != before.uidvalidity
+    ids = [m.id for p in again for m in p.messages]
+    assert sorted(ids) == ["<r0@cust.example>", "<r1@cust.example>", "<r2@cust.example>"]
+    assert sync(cfg, again[-1].cursor) == []
+
+
+def test_no_sent_folder_is_a_clear_error(dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+    from convokit_email import _imap
+
+    user = dovecot.new_user("nosent")
+    real = _imap.ImapSession.list_folders
+
+    def without_flags(self: _imap.ImapSession) -> list[_imap.Folder]:
+        return [_imap.Folder(name=f.name, flags=frozenset()) for f in real(self)]
+
+    monkeypatch.setattr(_imap.ImapSession, "list_folders", without_flags)
+    with pytest.raises(SyncError, match=r"\\Sent"):
+        sync(config(dovecot, user))
+
+
+def test_non_ascii_folder_names(dovecot: Dovecot) -> None:
+    user = dovecot.new_user("utf7")
+    with dovecot.client(user) as conn:
+        assert conn.create('"Entw&APw-rfe"')[0] == "OK"
+    dovecot.append(user, "Entw&APw-rfe", mail("From: u@cust.example", "Message-ID: <u1@x>"))
+    pages = sync(config(dovecot, user, folders=["Entwürfe"]))
+    assert [m.id for p in pages for m in p.messages] == ["<u1@x>"]
+    assert "Entw&APw-rfe" in MailCursor.decode(pages[-1].cursor).folders
