@@ -24,8 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from convokit_email import EmailConfig
 
 PASSWORD = "dovecot-test-password-7f3a"
+OURS = "support@acme.example"
+"""Our support address in the test mailboxes."""
 INSTALL_HINT = "Dovecot is not installed: apt-get install -y dovecot-imapd"
 
 
@@ -254,3 +257,23 @@ def start_dovecot() -> Iterator[Dovecot]:
             check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def mail(*headers: str, body: str = "Hello.", ctype: str = "text/plain; charset=utf-8") -> bytes:
+    """A small RFC 5322 mail with ``headers`` and a one-part body."""
+    head = "\r\n".join(headers)
+    return (f"{head}\r\nMIME-Version: 1.0\r\nContent-Type: {ctype}\r\n\r\n{body}\r\n").encode()
+
+
+def config(server: Dovecot, user: str, **extra: object) -> EmailConfig:
+    """An :class:`EmailConfig` for ``user`` on ``server`` (plain IMAP on loopback)."""
+    values: dict[str, object] = {
+        "host": server.host,
+        "port": server.port,
+        "security": "none",
+        "username": user,
+        "password": PASSWORD,
+        "addresses": [OURS, "help@acme.example"],
+    }
+    values.update(extra)
+    return EmailConfig(**values)  # type: ignore[arg-type]

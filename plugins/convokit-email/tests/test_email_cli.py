@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from email_dovecot import PASSWORD, Dovecot, start_dovecot
-from test_email_mailbox import OURS, mail
+from email_dovecot import OURS, PASSWORD, Dovecot, mail, start_dovecot
 
 from convokit_core import open_store, set_plugin_manager
 from convokit_core._cli import cli
@@ -138,3 +137,32 @@ def test_wrong_password_fails_the_source(mailbox: Dovecot, monkeypatch: pytest.M
     assert code == 1
     assert "support-mail" in out + err
     assert "a-wrong-password-42" not in out + err
+
+
+def test_the_plugin_is_listed_and_can_be_excluded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVOKIT_LOAD_PLUGINS", "email")
+    set_plugin_manager(None)
+    try:
+        code, out, _ = run("plugins", "--format", "json")
+        assert code == 0
+        listed = {p["name"]: p for p in json.loads(out)["plugins"]}
+        assert listed["email"]["registered"]["platforms"] == ["email"]
+        monkeypatch.setenv("CONVOKIT_LOAD_PLUGINS", "")
+        set_plugin_manager(None)
+        code, out, _ = run("plugins", "--format", "json")
+        assert code == 0
+        assert "email" not in {p["name"] for p in json.loads(out)["plugins"]}
+    finally:
+        set_plugin_manager(None)
+
+
+def test_missing_dovecot_skips_or_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import email_dovecot
+
+    monkeypatch.setattr(email_dovecot, "dovecot_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y dovecot-imapd"):
+        email_dovecot.require_dovecot()
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y dovecot-imapd"):
+        email_dovecot.require_dovecot()

@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from convokit_email import EmailConfig, FolderState, MailCursor, create_adapter
-from email_dovecot import PASSWORD, Dovecot, start_dovecot
-from test_email_mailbox import OURS, config, mail
+from email_dovecot import OURS, PASSWORD, Dovecot, config, mail, start_dovecot
 
 from convokit_core import ConvokitError, SyncContext, SyncError, open_store, sync_adapter
 from convokit_core.testing import AdapterConformance, FaultInjector

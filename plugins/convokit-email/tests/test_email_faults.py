@@ -13,8 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from convokit_email import EmailAdapter, EmailConfig
-from email_dovecot import PASSWORD, Dovecot, start_dovecot
-from test_email_mailbox import OURS, config, mail
+from email_dovecot import OURS, PASSWORD, Dovecot, config, mail, start_dovecot
 
 from convokit_core import ConvokitError, SyncContext, SyncError
 

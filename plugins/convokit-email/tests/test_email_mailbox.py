@@ -9,35 +9,15 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from convokit_email import EmailAdapter, EmailConfig, MailCursor, create_adapter
-from email_dovecot import PASSWORD, Dovecot, start_dovecot
+from email_dovecot import OURS, PASSWORD, Dovecot, config, mail, start_dovecot
 
 from convokit_core import Direction, Message, Page, SyncContext, SyncError, Visibility
-
-OURS = "support@acme.example"
 
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
     with start_dovecot() as server:
         yield server
-
-
-def mail(*headers: str, body: str = "Hello.", ctype: str = "text/plain; charset=utf-8") -> bytes:
-    head = "\r\n".join(headers)
-    return (f"{head}\r\nMIME-Version: 1.0\r\nContent-Type: {ctype}\r\n\r\n{body}\r\n").encode()
-
-
-def config(server: Dovecot, user: str, **extra: object) -> EmailConfig:
-    values: dict[str, object] = {
-        "host": server.host,
-        "port": server.port,
-        "security": "none",
-        "username": user,
-        "password": PASSWORD,
-        "addresses": [OURS, "help@acme.example"],
-    }
-    values.update(extra)
-    return EmailConfig(**values)  # type: ignore[arg-type]
 
 
 def sync(
