@@ -304,6 +304,8 @@ class EmailAdapter:
             if not wanted:
                 continue
             messages, stakeholders = await self._messages(wanted, validity, people)
+            if not messages:
+                continue  # all deleted meanwhile: the next page (or the last) moves on
             records: dict[str, Any] = {
                 "messages": tuple(messages),
                 "stakeholders": tuple(stakeholders),
@@ -338,8 +340,9 @@ class EmailAdapter:
         for step in steps:
             where = f"folder {decode_mutf7(step.folder)!r} UID {step.uid}"
             got = fetched.get((step.folder, step.uid))
-            if got is None:
-                raise SyncError(f"email: {where} vanished during the sync; the next sync retries")
+            if got is None:  # expunged between the header scan and this FETCH
+                logger.info("email: %s was deleted during the sync; skipped", where)
+                continue
             message, person = self._message(step, got[0], got[1], where)
             messages.append(message)
             if person is not None and person.id not in people:
