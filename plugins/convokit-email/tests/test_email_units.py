@@ -126,7 +126,8 @@ def test_threads_follow_references_not_subjects() -> None:
     assert threads.place("<c@x>") == ("<r@x>", "<r@x>")
     assert threads.place("<d@x>") == ("<r@x>", "<c@x>")
     # A reply cycle ends instead of looping.
-    assert threads.conversation("<loop1@x>") in {"<loop1@x>", "<loop2@x>"}
+    assert threads.conversation("<loop1@x>") == "<loop1@x>"
+    assert Threads(headers).conversation("<loop2@x>") == "<loop1@x>"
 
 
 def test_folder_names_in_modified_utf7() -> None:
@@ -196,3 +197,19 @@ def test_none_is_fine_on_loopback() -> None:
     for host in ("127.0.0.1", "::1", "localhost"):
         config = EmailConfig(**{**BASE, "host": host, "security": "none"})  # type: ignore[arg-type]
         assert config.effective_port == 143
+
+
+def test_a_trimmed_root_learns_its_thread_from_a_reply() -> None:
+    """``<m@x>`` carries no headers, but its reply says it followed ``<gone@x>``: both
+    are in the thread of ``<gone@x>``, and a reply shares its parent's conversation."""
+    headers = {
+        "<m@x>": Headers(id="<m@x>", in_reply_to=(), references=()),
+        "<r@x>": Headers(id="<r@x>", in_reply_to=(), references=("<gone@x>", "<m@x>")),
+        "<s@x>": Headers(id="<s@x>", in_reply_to=("<r@x>",), references=()),
+        "<t@x>": Headers(id="<t@x>", in_reply_to=(), references=("<other@x>",)),
+    }
+    threads = Threads(headers)
+    assert threads.place("<m@x>") == ("<gone@x>", None)
+    assert threads.place("<r@x>") == ("<gone@x>", "<m@x>")
+    assert threads.place("<s@x>") == ("<gone@x>", "<r@x>")
+    assert threads.place("<t@x>") == ("<other@x>", None)

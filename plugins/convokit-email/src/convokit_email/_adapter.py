@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
@@ -51,32 +52,46 @@ def create_adapter(
 class Threads:
     """Conversations and reply parents from the headers of every mail present.
 
-    A mail's conversation is the Message-ID of its thread's first mail: the first
-    ``References`` entry (else ``In-Reply-To``), followed further up while that mail is
-    present, and used as it is when it is not: a reply whose parent is missing still
-    joins its thread. ``in_reply_to`` is the nearest ancestor that is present. Subjects
-    play no part: two threads called "Help" stay two threads.
+    Threads are built from ``References`` / ``In-Reply-To`` the way JWZ threading does
+    (RFC 5256's REFERENCES algorithm without its subject merging): each mail's own
+    headers name its parent, and every ``References`` list links its ids in order, so
+    a mail whose headers were trimmed still learns its ancestors from its replies. A
+    mail's conversation is the root of its tree: the Message-ID of the thread's first
+    mail, present or not, so a reply whose parent is missing still joins its thread.
+    ``in_reply_to`` is the nearest ancestor named by the mail's own headers that is
+    present. Subjects play no part: two threads called "Help" stay two threads.
     """
 
     def __init__(self, headers: Mapping[str, Headers]) -> None:
         self._headers = headers
+        parent: dict[str, str] = {}
+        order = sorted(headers)
+        for mid in order:  # a mail's own headers first: they name its parent
+            chain = headers[mid].chain()
+            if chain:
+                parent[mid] = chain[-1]
+        for mid in order:  # then the links every References list implies
+            chain = headers[mid].chain()
+            for older, newer in itertools.pairwise(chain):
+                if newer not in parent and not _reaches(parent, older, newer):
+                    parent[newer] = older
+        self._parent = parent
+        self._conversations: dict[str, str] = {}
 
-    def conversation(self, message_id: str) -> str:
-        """The conversation id (a root Message-ID) of ``message_id``."""
+    def _root(self, message_id: str) -> str:
+        path = [message_id]
+        seen = {message_id}
         current = message_id
-        seen = {current}
-        while True:
-            found = self._headers.get(current)
-            hint = found.root_hint() if found is not None else None
-            if hint is None or hint in seen:
-                return current
-            if hint not in self._headers:
-                return hint
-            seen.add(hint)
-            current = hint
+        while current in self._parent:
+            current = self._parent[current]
+            if current in seen:  # a loop in hostile headers: one answer for all of it
+                return min(path[path.index(current) :])
+            seen.add(current)
+            path.append(current)
+        return current
 
     def parent(self, message_id: str) -> str | None:
-        """The nearest present ancestor of ``message_id``, or ``None``."""
+        """The nearest present ancestor named by the mail's own headers, or ``None``."""
         found = self._headers.get(message_id)
         if found is None:
             return None
@@ -85,9 +100,39 @@ class Threads:
                 return ancestor
         return None
 
+    def conversation(self, message_id: str) -> str:
+        """The conversation id (a root Message-ID) of ``message_id``: its present
+        parent's, so a reply and its parent always share one, else its tree's root."""
+        path: list[str] = []
+        current: str | None = message_id
+        while current is not None and current not in self._conversations:
+            if current in path:
+                break
+            path.append(current)
+            current = self.parent(current)
+        if current is not None and current in self._conversations:
+            answer = self._conversations[current]
+        else:
+            answer = self._root(path[-1])
+        for mid in path:
+            self._conversations[mid] = answer
+        return answer
+
     def place(self, message_id: str) -> tuple[str, str | None]:
         """``(conversation, in_reply_to)`` of ``message_id``."""
         return self.conversation(message_id), self.parent(message_id)
+
+
+def _reaches(parent: Mapping[str, str], start: str, target: str) -> bool:
+    """Whether following parents from ``start`` meets ``target`` (a link would loop)."""
+    seen: set[str] = set()
+    current: str | None = start
+    while current is not None and current not in seen:
+        if current == target:
+            return True
+        seen.add(current)
+        current = parent.get(current)
+    return False
 
 
 @attrs.frozen(kw_only=True)

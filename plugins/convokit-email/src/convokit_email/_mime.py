@@ -42,13 +42,10 @@ class Headers:
         out = [*reversed(self.in_reply_to), *reversed(self.references)]
         return tuple(i for i in dict.fromkeys(out) if i != self.id)
 
-    def root_hint(self) -> str | None:
-        """The thread's first message by these headers: References' first entry (RFC
-        5322 keeps it when it shortens the list), else In-Reply-To's."""
-        for candidate in (*self.references, *self.in_reply_to):
-            if candidate != self.id:
-                return candidate
-        return None
+    def chain(self) -> tuple[str, ...]:
+        """Ancestors oldest first: References, then In-Reply-To ids it lacks."""
+        out = [*self.references, *self.in_reply_to]
+        return tuple(i for i in dict.fromkeys(out) if i != self.id)
 
 
 @attrs.frozen(kw_only=True)
