@@ -360,16 +360,27 @@ def test_a_recreated_folder_is_read_again_without_duplicates(dovecot: Dovecot) -
     assert sync(cfg, again[-1].cursor) == []
 
 
-def test_no_sent_folder_is_a_clear_error(dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_special_use_the_sent_folder_is_found_by_name(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from convokit_email import _imap
 
     user = dovecot.new_user("nosent")
+    dovecot.append(user, "Sent", mail(f"From: {OURS}", "Message-ID: <s1@acme.example>"))
     real = _imap.ImapSession.list_folders
 
     def without_flags(self: _imap.ImapSession) -> list[_imap.Folder]:
         return [_imap.Folder(name=f.name, flags=frozenset()) for f in real(self)]
 
     monkeypatch.setattr(_imap.ImapSession, "list_folders", without_flags)
+    pages = sync(config(dovecot, user))
+    assert [m.id for p in pages for m in p.messages] == ["<s1@acme.example>"]
+    assert any("flagged \\Sent" in r.getMessage() for r in caplog.records)
+
+    def inbox_only(self: _imap.ImapSession) -> list[_imap.Folder]:
+        return [f for f in without_flags(self) if f.name == "INBOX"]
+
+    monkeypatch.setattr(_imap.ImapSession, "list_folders", inbox_only)
     with pytest.raises(SyncError, match=r"\\Sent"):
         sync(config(dovecot, user))
 

@@ -123,6 +123,15 @@ class Threads:
         return self.conversation(message_id), self.parent(message_id)
 
 
+_SENT_NAMES = frozenset({"sent", "sent items", "sent messages", "sent mail"})
+
+
+def _usual_sent_name(name: str) -> bool:
+    """Whether a folder is called like a sent folder (``Sent``, ``INBOX.Sent Items``)."""
+    leaf = decode_mutf7(name).replace(".", "/").rsplit("/", 1)[-1]
+    return leaf.strip().casefold() in _SENT_NAMES
+
+
 def _reaches(parent: Mapping[str, str], start: str, target: str) -> bool:
     """Whether following parents from ``start`` meets ``target`` (a link would loop)."""
     seen: set[str] = set()
@@ -237,6 +246,14 @@ class EmailAdapter:
         names = {f.name: f for f in listed}
         if self._config.folders is None:
             sent = [f.name for f in listed if "\\sent" in f.flags]
+            if not sent:  # a server without SPECIAL-USE: the usual names, with a warning
+                sent = [f.name for f in listed if _usual_sent_name(f.name)]
+                if sent:
+                    logger.warning(
+                        "email: no folder is flagged \\Sent (RFC 6154); reading %r by its "
+                        "name (name the folders to read to silence this)",
+                        decode_mutf7(sent[0]),
+                    )
             if not sent:
                 raise SyncError(
                     "email: the server flags no folder \\Sent (RFC 6154 SPECIAL-USE); "
