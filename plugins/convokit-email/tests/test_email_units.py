@@ -213,3 +213,17 @@ def test_a_trimmed_root_learns_its_thread_from_a_reply() -> None:
     assert threads.place("<r@x>") == ("<gone@x>", "<m@x>")
     assert threads.place("<s@x>") == ("<gone@x>", "<r@x>")
     assert threads.place("<t@x>") == ("<other@x>", None)
+
+
+def test_raw_utf8_and_latin1_headers_and_bodies() -> None:
+    utf8 = parse_mail(
+        "From: Jürgen Groß <JG@x.example>\r\nSubject: Grüße\r\n\r\nHallo Jürgen\r\n".encode()
+    )
+    assert (utf8.sender_name, utf8.sender, utf8.subject, utf8.text) == (
+        "Jürgen Groß",
+        "jg@x.example",
+        "Grüße",
+        "Hallo Jürgen",
+    )
+    latin = parse_mail("Subject: Grüße\r\n\r\nCafé\r\n".encode("latin-1"))
+    assert (latin.subject, latin.text) == ("Grüße", "Café")

@@ -67,13 +67,25 @@ def _unfold(value: str) -> str:
     return _WS.sub(" ", value).strip()
 
 
+def _eight_bit(value: str) -> str:
+    """Raw 8-bit header bytes (kept as surrogates by the parser) as text: UTF-8 (RFC
+    6532), else Latin-1."""
+    if not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def _raw(msg: MimeMessage, name: str) -> str:
-    value = msg.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, email.header.Header):
-        return _unfold(str(value))
-    return _unfold(str(value))
+    """The first ``name`` header, unfolded, as written (encoded words left alone)."""
+    wanted = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == wanted:
+            return _unfold(_eight_bit(str(value)))
+    return ""
 
 
 def _msg_ids(value: str) -> tuple[str, ...]:
@@ -230,7 +242,13 @@ def _decode_part(part: MimeMessage) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "us-ascii"
+    charset = (part.get_content_charset() or "us-ascii").lower()
+    if charset in {"us-ascii", "ascii", "unknown-8bit", "x-unknown"}:
+        # Undeclared or mis-declared 8-bit text: UTF-8 if it is, else Latin-1.
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return payload.decode("latin-1")
     try:
         return payload.decode(charset, errors="replace")
     except LookupError:  # an unknown charset name
