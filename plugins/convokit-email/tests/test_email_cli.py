@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +169,28 @@ def test_missing_dovecot_skips_or_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="apt-get install -y dovecot-imapd"):
         email_dovecot.require_dovecot()
+
+
+def test_sync_and_check_in_a_subprocess(mailbox: Dovecot, tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from convokit_core._cli import main; sys.exit(main())",
+    ]
+    env = {**os.environ, "CONVOKIT_LOAD_PLUGINS": "email", "IMAP_PASSWORD": PASSWORD}
+    synced = subprocess.run(
+        [*command, "sync"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert synced.returncode == 0, synced.stderr
+    assert PASSWORD not in synced.stdout + synced.stderr
+    checked = subprocess.run(
+        [*command, "check", "--format", "json", "--as-of", "2024-11-05T00:00:00Z"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 1, checked.stderr
+    statuses = sorted(f["status"] for f in json.loads(checked.stdout)["findings"])
+    assert statuses == ["breached", "met"]
