@@ -134,3 +134,67 @@ def test_options_and_layout_errors(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "KEY=VALUE" in result.stderr
+
+
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "twcs-sample.csv"
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason=f"real data set not found at {SAMPLE}")
+def test_the_twcs_sample_as_a_convokit_corpus_threads_like_the_twcs_importer(
+    tmp_path: Path,
+) -> None:
+    """The real sample, turned into a ConvoKit corpus here (nothing copied into the
+    project), imports to the same messages, directions and reply chains as the CSV."""
+    import csv
+    from datetime import datetime
+
+    utterances: list[object] = []
+    speakers: dict[str, object] = {}
+    with SAMPLE.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    for row in rows[1:]:
+        if len(row) != len(header):
+            continue  # the malformed record (both importers leave it out)
+        r = dict(zip(header, row, strict=True))
+        parent = r["in_response_to_tweet_id"]
+        when = datetime.strptime(r["created_at"], "%a %b %d %H:%M:%S %z %Y").timestamp()
+        utterances.append(
+            _utterance(
+                r["tweet_id"],
+                r["author_id"],
+                "",  # filled below: ConvoKit names a conversation by its first utterance
+                parent.split(".")[0] if parent else None,
+                when,
+                r["text"],
+            )
+        )
+        speakers[r["author_id"]] = {"meta": {"brand": r["inbound"] == "False"}}
+    parent_of = {u["id"]: u["reply_to"] for u in utterances}  # type: ignore[index]
+    for u in utterances:
+        root = u["id"]  # type: ignore[index]
+        while parent_of.get(root) in parent_of:
+            root = parent_of[root]
+        u["conversation_id"] = root  # type: ignore[index]
+    corpus = _corpus(tmp_path / "twcs-corpus", utterances, speakers)
+    runner = CliRunner()
+    as_corpus = f"sqlite:///{tmp_path / 'corpus.db'}"
+    as_csv = f"sqlite:///{tmp_path / 'csv.db'}"
+    args = ["import", str(corpus), "--option", "ours_meta=brand", "--option", "platform=twitter"]
+    assert runner.invoke(cli, ["--store", as_corpus, *args]).exit_code == 0
+    mapping = Path(__file__).resolve().parents[2] / "examples" / "twcs-mapping.toml"
+    result = runner.invoke(
+        cli, ["--store", as_csv, "import", str(SAMPLE), "--mapping", str(mapping), "--skip-invalid"]
+    )
+    assert result.exit_code == 0, result.stderr
+
+    def shape(url: str) -> set[tuple[str, str, str | None, str]]:
+        with open_store(url) as store:
+            return {
+                (m.id, m.direction.value, m.in_reply_to, m.conversation_id)
+                for m in store.iter_messages()
+            }
+
+    corpus_messages, csv_messages = shape(as_corpus), shape(as_csv)
+    assert len(corpus_messages) == 4999
+    assert corpus_messages == csv_messages
