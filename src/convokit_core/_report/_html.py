@@ -67,10 +67,11 @@ class _Drill:
     rows: list[dict[str, Any]] = attrs.field(factory=list)
     total: int = 0
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, finding: Finding, names: _Pseudonyms) -> None:
+        """Count ``finding``; build its row only while the list is not full."""
         self.total += 1
         if len(self.rows) < LIST_CAP:
-            self.rows.append(row)
+            self.rows.append(_finding_row(finding, names))
 
     @property
     def hidden(self) -> int:
@@ -226,17 +227,13 @@ def build_report(
         if not in_window:
             continue
         counts[f.commitment][status] += 1
-        drill(f"{f.commitment}: {status}", "status", f.commitment, status).add(
-            _finding_row(f, names)
-        )
+        drill(f"{f.commitment}: {status}", "status", f.commitment, status).add(f, names)
         if started is not None and f.status in (Status.MET, Status.BREACHED):
             week = _week(started)
             weeks.add(week)
             cell = trend[f.commitment].setdefault(week, {"met": 0, "breached": 0})
             cell[status] += 1
-            drill(f"{f.commitment}, week {week}", "week", f.commitment, week).add(
-                _finding_row(f, names)
-            )
+            drill(f"{f.commitment}, week {week}", "week", f.commitment, week).add(f, names)
         if f.stopped_us is not None and _leaf(f).startswith(_TURN_RULES):
             replies[f.commitment].append((f, f.elapsed_us / _US))
 
@@ -307,7 +304,7 @@ def build_report(
             values = [s for _, s in pairs]
             d = drill(f"Response times, {axis} {key}", "rt", axis, key)
             for f, _ in sorted(pairs, key=lambda p: -p[1]):
-                d.add(_finding_row(f, names))
+                d.add(f, names)
             rows.append(
                 {
                     "group": key,
