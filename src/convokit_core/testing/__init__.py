@@ -19,6 +19,7 @@ installation without test dependencies.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ._fake import FakePlatform, Fault, Order, Paging, serve_loopback
@@ -56,9 +57,12 @@ def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import pytest
+    full_name = f"{__name__}{module_name}"
+    if full_name not in sys.modules:
+        import pytest
 
-    # Rewrite the kits' asserts so failures show values, as in the author's own tests.
-    pytest.register_assert_rewrite(f"{__name__}{module_name}")
+        # Rewrite the kits' asserts so failures show values, as in the author's own
+        # tests (possible only before the module is first imported).
+        pytest.register_assert_rewrite(full_name)
     module = importlib.import_module(module_name, __name__)
     return getattr(module, name)
