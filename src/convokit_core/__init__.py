@@ -109,6 +109,7 @@ from ._sync import (
     run_sync,
     sync_adapter,
 )
+from ._text import html_to_text
 from ._timeutil import format_datetime, parse_datetime, parse_duration
 from .hookspecs import hookimpl
 
@@ -201,6 +202,7 @@ __all__ = [
     "format_datetime",
     "get_plugin_manager",
     "hookimpl",
+    "html_to_text",
     "import_csv",
     "import_jsonl",
     "load_config",

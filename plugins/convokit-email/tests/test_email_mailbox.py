@@ -218,7 +218,7 @@ def test_times_text_and_encoded_headers(planted: tuple[Dovecot, str, list[Page]]
     got = by_id(pages)
     assert got["<a1@customer.example>"].sent_at == datetime(2024, 11, 4, 8, 0, tzinfo=UTC)
     assert got["<a3@customer.example>"].sent_at == datetime(2024, 11, 4, 18, 30, tzinfo=UTC)
-    assert got["<c1@fourth.example>"].text == "Café & crêpes\nsecond line"
+    assert got["<c1@fourth.example>"].text == "Café & crêpes\n\nsecond line"
     assert got["<d1@fifth.example>"].text == "See below."
     people = {s.id: s for page in pages for s in page.stakeholders}
     assert people["email:jose@third.example"].display_name == "José Pérez"

@@ -109,8 +109,9 @@ def test_plain_is_preferred_to_html_and_attachments_are_ignored() -> None:
 
 
 def test_html_to_text() -> None:
+    # blocks become paragraphs, as everywhere (convokit_core.html_to_text)
     assert html_to_text("<style>x{}</style><p>a&nbsp;b</p><br><div>c <i>d</i></div>") == (
-        "a b\nc d"
+        "a b\n\nc d"
     )
 
 

@@ -1,73 +1,27 @@
-"""Discourse ``cooked`` post HTML to plain text."""
+"""Discourse ``cooked`` post HTML to plain text: the core's
+:func:`convokit_core.html_to_text`, with Discourse's two quirks."""
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
+from collections.abc import Mapping
+
+from convokit_core import html_to_text as _core_html_to_text
 
 __all__ = ["html_to_text"]
 
-_BLOCKS = frozenset(
-    {
-        "aside", "blockquote", "dd", "details", "div", "dl", "dt", "figcaption", "figure",
-        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li", "ol", "p", "pre", "summary", "table",
-        "tr", "ul",
-    }
-)  # fmt: skip
-_SKIPPED = frozenset({"script", "style", "noscript", "template"})
+
+def _lightbox_caption(tag: str, attributes: Mapping[str, str]) -> bool:
+    """The file name / size caption Discourse puts under lightbox images."""
+    return tag == "div" and "meta" in attributes.get("class", "").split()
 
 
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip_tag: str | None = None
-        self._skip_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._skip_tag is not None:
-            if tag == self._skip_tag:
-                self._skip_depth += 1
-            return
-        classes = (dict(attrs).get("class") or "").split()
-        # Scripts, and the file name / size caption Discourse puts under lightbox images.
-        if tag in _SKIPPED or (tag == "div" and "meta" in classes):
-            self._skip_tag, self._skip_depth = tag, 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
-        elif tag in _BLOCKS:
-            self._break()
-            if tag == "li":
-                self.parts.append("- ")
-        elif tag == "img":
-            alt = dict(attrs).get("alt")
-            if alt and ("emoji" in classes or not alt.startswith("image")):
-                self.parts.append(alt)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED or self._skip_tag is not None:
-            return
-        self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._skip_tag is not None:
-            if tag == self._skip_tag:
-                self._skip_depth -= 1
-                if self._skip_depth == 0:
-                    self._skip_tag = None
-            return
-        if tag in _BLOCKS:
-            self._break()
-
-    def handle_data(self, data: str) -> None:
-        if self._skip_tag is None:
-            self.parts.append(data)
-
-    def _break(self) -> None:
-        text = "".join(self.parts)
-        if text.strip() and not text.endswith("\n\n"):
-            self.parts.append("\n" if text.endswith("\n") else "\n\n")
+def _image(attributes: Mapping[str, str]) -> str | None:
+    """Emoji keep their ``:name:``; an upload's default ``image…`` alt is dropped."""
+    alt = attributes.get("alt")
+    classes = attributes.get("class", "").split()
+    if alt and ("emoji" in classes or not alt.startswith("image")):
+        return alt
+    return None
 
 
 def html_to_text(html: str) -> str:
@@ -78,13 +32,4 @@ def html_to_text(html: str) -> str:
     ``alt``), a mention stays ``@name``, the file-name caption under uploaded images and
     scripts are dropped, and runs of spaces inside a line collapse to one.
     """
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    lines = [
-        " ".join(line.split()) for line in "".join(parser.parts).replace("\xa0", " ").split("\n")
-    ]
-    text = "\n".join(lines)
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text.strip()
+    return _core_html_to_text(html, skip=_lightbox_caption, image=_image)

@@ -6,16 +6,15 @@ import email.errors
 import email.header
 import email.utils
 import hashlib
-import html
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import Message as MimeMessage
 from email.parser import BytesParser
 from email.policy import compat32
-from html.parser import HTMLParser
 
 import attrs
+
+from convokit_core import html_to_text as _core_html_to_text
 
 __all__ = ["Headers", "Mail", "html_to_text", "is_automated", "parse_headers", "parse_mail"]
 
@@ -255,50 +254,10 @@ def _decode_part(part: MimeMessage) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
-class _TextExtractor(HTMLParser):
-    _BLOCK = frozenset(
-        {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
-        | {"pre", "table", "ul", "ol", "section", "article", "header", "footer", "hr"}
-    )
-    _SKIP = frozenset({"script", "style", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: Sequence[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: Sequence[tuple[str, str | None]]) -> None:
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
 def html_to_text(markup: str) -> str:
-    """Readable plain text from HTML: no tags, scripts or styles; entities decoded;
-    block elements on lines of their own."""
-    parser = _TextExtractor()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except (AssertionError, ValueError):  # pragma: no cover - HTMLParser is lenient
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup)).strip()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)
+    """Readable plain text from HTML (the core's :func:`convokit_core.html_to_text`):
+    no tags, scripts or styles; entities decoded; blocks as paragraphs."""
+    return _core_html_to_text(markup)
 
 
 def _text(msg: MimeMessage) -> str:

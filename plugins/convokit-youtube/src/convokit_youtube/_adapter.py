@@ -20,7 +20,6 @@ are retried with exponential backoff; 429 and 5xx are retried by the shared help
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import re
@@ -44,6 +43,7 @@ from convokit_core import (
     SyncContext,
     SyncError,
     Visibility,
+    html_to_text,
     parse_datetime,
 )
 
@@ -136,15 +136,8 @@ def _key_time(moment: datetime) -> datetime:
 
 
 def _html_to_text(text: str) -> str:
-    """``textDisplay`` (HTML) as plain text: line breaks kept, tags dropped, entities decoded."""
-    parts = _TAG.split(text)
-    breaks = _TAG.findall(text)
-    out: list[str] = []
-    for index, part in enumerate(parts):
-        out.append(part)
-        if index < len(breaks) and breaks[index].lower().startswith("<br"):
-            out.append("\n")
-    return html.unescape("".join(out)).strip()
+    """``textDisplay`` (HTML) as plain text (the core's :func:`convokit_core.html_to_text`)."""
+    return html_to_text(text)
 
 
 def _google_error(response: httpx.Response) -> tuple[str | None, str]:
