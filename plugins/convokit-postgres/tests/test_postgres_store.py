@@ -396,11 +396,22 @@ def test_the_write_connection_is_reopened_after_the_server_drops_it(
     store: PostgresStore, pg_admin: Admin
 ) -> None:
     store.write(Batch(messages=[sample_message("m1")]))
-    pg_admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE application_name = 'convokit' AND pid <> pg_backend_pid() "
-        "AND datname = current_database()"
-    )
+    pids = [
+        row[0]
+        for row in pg_admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'convokit' "
+            "AND pid <> pg_backend_pid() AND datname = current_database()"
+        ).fetchall()
+    ]
+    pg_admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+    # pg_terminate_backend only signals: wait until those sessions are really gone, so
+    # the next write meets a dead connection (a bound for a hang, not a timing).
+    deadline = time.monotonic() + 60
+    while pg_admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)
+    ).fetchone()[0]:  # type: ignore[index]
+        assert time.monotonic() < deadline, "terminated sessions never went away"
+        time.sleep(0.01)
     with pytest.raises(StorageError):
         store.write(Batch(messages=[sample_message("m2")]))
     store.write(Batch(messages=[sample_message("m2")]))

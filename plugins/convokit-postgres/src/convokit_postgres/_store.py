@@ -24,6 +24,7 @@ How it works:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -705,6 +706,12 @@ class PostgresStore(ClosingStore):
                         raise
                     writer._settle()
             except psycopg.Error as exc:
+                if isinstance(exc, psycopg.OperationalError):
+                    # The session is gone or in an unknown state (a terminated backend
+                    # can also surface as "another command is already in progress"):
+                    # drop it, so the next write opens a fresh one.
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
                 raise self._error("transaction failed", exc) from exc
 
     def transaction(self) -> AbstractContextManager[_Writer]:
