@@ -20,6 +20,7 @@ from ._model import (
     Channel,
     Conversation,
     Message,
+    NotificationRecord,
     Page,
     Stakeholder,
     StatusChange,
@@ -33,6 +34,7 @@ __all__ = [
     "CommitmentLike",
     "ConversationLike",
     "MessageLike",
+    "NotificationLedger",
     "PlatformAdapter",
     "Reporter",
     "RuleLike",
@@ -231,6 +233,23 @@ class StorageBackend(Protocol):
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+@runtime_checkable
+class NotificationLedger(Protocol):
+    """The optional storage extension ``convokit watch`` needs: the notification ledger.
+
+    The built-in backends and ``convokit-postgres`` implement it; a backend without it
+    cannot be watched (``convokit watch`` says so).
+    """
+
+    def record_notifications(self, entries: Sequence[NotificationRecord]) -> None:
+        """Write ``entries`` in one transaction; an entry with the ``(notifier, key)`` of
+        an existing one replaces it."""
+
+    def iter_notifications(self, notifier: str | None = None) -> Iterator[NotificationRecord]:
+        """Every ledger entry (of ``notifier``, when given), ordered by
+        ``(notifier, key)``."""
 
 
 class PlatformAdapter(Protocol):

@@ -45,6 +45,7 @@ from convokit_core._model import (
     Channel,
     Conversation,
     Message,
+    NotificationRecord,
     Stakeholder,
     StatusChange,
     SyncRun,
@@ -794,6 +795,63 @@ class PostgresStore(ClosingStore):
                         run.error,
                     ),
                 ),
+            )
+
+    def record_notifications(self, entries: Sequence[NotificationRecord]) -> None:
+        """Upsert notification ledger entries by ``(notifier, key)`` in one transaction."""
+        rows = [
+            (
+                e.notifier,
+                e.key,
+                e.commitment,
+                e.subject,
+                e.event,
+                e.deadline,
+                e.recorded_at,
+                e.sent,
+            )
+            for e in entries
+        ]
+        if not rows:
+            return
+        with self._write_lock:
+            conn = self._writer_conn()
+
+            def run() -> None:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO notifications (notifier, key, commitment, subject, event, "
+                        "deadline, recorded_at, sent) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (notifier, key) DO UPDATE SET commitment = "
+                        "EXCLUDED.commitment, subject = EXCLUDED.subject, event = "
+                        "EXCLUDED.event, deadline = EXCLUDED.deadline, recorded_at = "
+                        "EXCLUDED.recorded_at, sent = EXCLUDED.sent",
+                        rows,
+                    )
+
+            self._guard("cannot record notifications", run)
+
+    def iter_notifications(self, notifier: str | None = None) -> Iterator[NotificationRecord]:
+        """Notification ledger entries ordered by ``(notifier, key)``."""
+        query = (
+            "SELECT notifier, key, commitment, subject, event, deadline, recorded_at, sent "
+            "FROM notifications"
+        )
+        params: tuple[Any, ...] = ()
+        if notifier is not None:
+            query += " WHERE notifier = %s"
+            params = (notifier,)
+        query += " ORDER BY notifier, key"
+        for row in self._query(query, params):
+            yield NotificationRecord(
+                notifier=row[0],
+                key=row[1],
+                commitment=row[2],
+                subject=row[3],
+                event=row[4],
+                deadline=row[5],
+                recorded_at=row[6],
+                sent=row[7],
             )
 
     # -- reading ---------------------------------------------------------------------
