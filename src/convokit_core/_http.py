@@ -459,7 +459,9 @@ class HttpClient:
         for a non-https URL.
         """
         if sum(body is not None for body in (json, data, content)) > 1:
-            raise ValueError("give a request one json, data (form) or content body, not several")
+            raise ValueError(
+                "give a request one json, data (form) or content body, not both or more"
+            )
         method = method.upper()
         retry = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         target = self._resolve(url)
