@@ -55,6 +55,15 @@ def _parse_interval(value: str) -> float:
     return seconds
 
 
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value, what="--now")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+
+
 class _LineObserver:
     """Plain log lines on stderr (not a terminal)."""
 
@@ -135,6 +144,61 @@ def _summary(result: CycleResult) -> str:
 def register_commands(cli: click.Group) -> None:
     from .._cli import CliState, pass_state
 
+    @cli.command("queue")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )
+    @click.option("--owner", metavar="ID", help="Only conversations this team member owns.")
+    @click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Policy file [default: the [[commitment]] tables of convokit.toml].",
+    )
+    @click.option(
+        "--now", "now_text", metavar="TS", hidden=True, help="For tests: the time taken as now."
+    )
+    @pass_state
+    def queue_command(
+        state: CliState,
+        fmt: str,
+        owner: str | None,
+        policy_path: Path | None,
+        now_text: str | None,
+    ) -> None:
+        """Who do I answer next: every conversation waiting on us, earliest deadline
+        first (overdue ones first), with its most urgent commitment, the time left, the
+        owner and the last message."""
+        from .._policy._policyfile import load_policy, policy_from_config
+        from .._policy._run import check
+        from ._queue import WAITING, build_queue, render_json, render_table
+
+        now = _parse_now(now_text) or datetime.now(UTC)
+        policy = load_policy(policy_path) if policy_path else policy_from_config(state.config)
+        if not policy.commitments:
+            raise ConfigError(
+                "no commitments to rank by; pass --policy FILE or add [[commitment]] tables "
+                "to convokit.toml"
+            )
+        store = state.open_store(create=False)
+        try:
+            report = check(store, policy, as_of=now, only=WAITING, plugins=state.plugins)
+            items = build_queue(report, store, now=now, owner=owner)
+        finally:
+            store.close()
+        from .._output import atomic_output
+
+        with atomic_output(None, staged=True) as stream:
+            if fmt == "json":
+                render_json(items, stream)
+            else:
+                render_table(items, stream)
+
     @cli.command("watch")
     @click.option(
         "--interval",
@@ -193,12 +257,7 @@ def register_commands(cli: click.Group) -> None:
         from .._policy._policyfile import load_policy, policy_from_config
 
         seconds = _parse_interval(interval)
-        fixed_now = None
-        if now_text is not None:
-            try:
-                fixed_now = parse_timestamp(now_text, what="--now")
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--now") from None
+        fixed_now = _parse_now(now_text)
         policy = load_policy(policy_path) if policy_path else policy_from_config(state.config)
         if not policy.commitments:
             raise ConfigError(
