@@ -18,6 +18,7 @@ import attrs
 class Received:
     headers: dict[str, str]
     body: bytes
+    path: str = "/hook"
 
     @property
     def json(self) -> Any:
@@ -49,7 +50,11 @@ class Receiver:
         body = handler.rfile.read(length)
         with self._lock:
             self.requests.append(
-                Received(headers={k.lower(): v for k, v in handler.headers.items()}, body=body)
+                Received(
+                    headers={k.lower(): v for k, v in handler.headers.items()},
+                    body=body,
+                    path=handler.path,
+                )
             )
             number = len(self.requests)
             status = self.status

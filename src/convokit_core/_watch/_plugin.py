@@ -1,4 +1,5 @@
-"""Built-in plugin: the ``webhook`` and ``slack`` notifiers and ``convokit watch``."""
+"""Built-in plugin: the ``webhook``, ``slack`` and ``email`` notifiers, ``convokit watch``
+and ``convokit queue``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .._sync._config import load_sources, load_team
 from .._timeutil import format_datetime, parse_duration, parse_timestamp
 from ..hookspecs import hookimpl
 from ..protocols import StorageBackend
+from ._email import EmailNotifier
 from ._engine import (
     WATCHED_STATUSES,
     CycleResult,
@@ -43,6 +45,7 @@ def register_notifiers(register: Callable[..., None]) -> None:
         description="JSON POST, signed with HMAC-SHA256 when a secret is set",
     )
     register("slack", SlackNotifier.create, description="Slack incoming webhook message")
+    register("email", EmailNotifier.create, description="plain-text e-mail over SMTP")
 
 
 def _parse_interval(value: str) -> float:
