@@ -295,9 +295,24 @@ def register_commands(cli: click.Group) -> None:
         policy_retry = RetryPolicy(max_retries=retries, budget=60.0, timeout=30.0)
         store = state.open_store(create=bool(sources))
         failed = False
+        lead = getattr(store, "acquire_leadership", None)
+        lease: Any = None
         try:
             ledger_of(store)
             while True:
+                if callable(lead):
+                    if lease is not None and not lease.alive():
+                        click.echo("Warning: watch: lost the leadership lock", err=True)
+                        lease = None
+                    if lease is None:
+                        lease = lead("watch")
+                    if lease is None:
+                        state.echo(
+                            "watch: another watch process leads this store; waiting", err=True
+                        )
+                        if once or baseline or stop.wait(seconds):
+                            break
+                        continue
                 now = fixed_now or datetime.now(UTC)
                 text = f"watch: cycle at {format_datetime(now.replace(microsecond=0))}"
                 if rich is not None:
@@ -338,6 +353,8 @@ def register_commands(cli: click.Group) -> None:
                 if stop.wait(seconds):
                     break
         finally:
+            if lease is not None:
+                lease.release()
             store.close()
             signal.signal(signal.SIGTERM, previous)
         if failed and (once or baseline):
