@@ -111,6 +111,11 @@ from ._sync import (
     sync_adapter,
 )
 from ._timeutil import format_datetime, parse_datetime, parse_duration
+from ._watch._settings import (
+    DeliveryContext,
+    Notification,
+    NotifierSettings,
+)
 from .hookspecs import hookimpl
 
 # A library never configures logging; this only keeps Python's last-resort handler quiet.
@@ -139,6 +144,7 @@ __all__ = [
     "ConversationStatus",
     "ConvokitError",
     "CountingPolicy",
+    "DeliveryContext",
     "Direction",
     "Finding",
     "HttpClient",
@@ -150,7 +156,9 @@ __all__ = [
     "KeywordClassifier",
     "MalformedPayload",
     "Message",
+    "Notification",
     "NotificationRecord",
+    "NotifierSettings",
     "Outcome",
     "Page",
     "PluginError",

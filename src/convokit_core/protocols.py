@@ -35,6 +35,7 @@ __all__ = [
     "ConversationLike",
     "MessageLike",
     "NotificationLedger",
+    "Notifier",
     "PlatformAdapter",
     "Reporter",
     "RuleLike",
@@ -320,3 +321,6 @@ class Reporter(Protocol):
     ``register_reporters`` to add a ``convokit check --format``."""
 
     def __call__(self, report: Any, stream: TextIO, /) -> None: ...
+
+
+from ._watch._settings import Notifier  # noqa: E402 - re-exported: what notifier kinds build

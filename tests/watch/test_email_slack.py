@@ -116,3 +116,16 @@ def test_smtp_server_down_fails_the_run_and_resends_nothing_else(receiver: Recei
     assert len(receiver.requests) == 2  # slack went through, and is not resent
     assert watch_once()[0] == 1
     assert len(receiver.requests) == 2
+
+
+def test_a_failing_slack_webhook_never_shows_its_url_path(receiver: Receiver) -> None:
+    slack = receiver.url.replace("/hook", "/services/T1/B2/XyZsecretPath")
+    text = CONFIG.format(slack=slack, port=_free_port())
+    Path("convokit.toml").write_text(text.split('[[notify]]\nname = "owners"')[0], encoding="utf-8")
+    receiver.status = 500
+    code, err = watch_once()
+    assert code == 1
+    assert "FAILED at_risk customers-hear-back c1 to leads" in err
+    assert "HTTP 500" in err
+    assert "XyZsecretPath" not in err
+    assert "/services/" not in err
