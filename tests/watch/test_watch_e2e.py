@@ -280,3 +280,21 @@ def test_sigterm_finishes_the_current_delivery_and_records_it(receiver: Receiver
     assert code == 0, err2
     assert len(receiver.requests) == 2
     assert receiver.requests[1].headers["idempotency-key"] != first.headers["idempotency-key"]
+
+
+def test_a_terminal_gets_the_rich_status(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convokit_core._watch import _plugin
+
+    monkeypatch.setattr(_plugin, "_stderr_is_terminal", lambda: True)
+    receiver.status = 500
+    code, err = watch_once()
+    assert code == 1
+    assert "failed at_risk customers-hear-back c1 → support-webhook: " in err
+    assert "[red]" not in err
+    receiver.status = 200
+    code, err = watch_once()
+    assert code == 0, err
+    assert "sent breached customers-hear-back c2 → support-webhook" in err
+    assert "2 of 2 sent" in err

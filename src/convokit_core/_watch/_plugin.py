@@ -58,6 +58,10 @@ def _parse_interval(value: str) -> float:
     return seconds
 
 
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 def _parse_now(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -86,6 +90,13 @@ class _LineObserver:
         )
 
 
+def _what(delivery: Delivery) -> str:
+    from rich.markup import escape
+
+    n = delivery.notification
+    return escape(f"{n.event} {n.commitment} {n.subject} → {delivery.notifier}")
+
+
 class _RichObserver(_LineObserver):
     """A live status line on a terminal, and one printed line per delivery."""
 
@@ -109,20 +120,12 @@ class _RichObserver(_LineObserver):
             self._status.update(text)
 
     def delivered(self, delivery: Delivery) -> None:
-        n = delivery.notification
-        self.console.print(
-            f"[green]sent[/] {n.event} {n.commitment} {n.subject} → {delivery.notifier}",
-            highlight=False,
-        )
+        self.console.print(f"[green]sent[/] {_what(delivery)}", highlight=False)
 
     def failed(self, delivery: Delivery, error: str) -> None:
-        n = delivery.notification
-        self.console.print(
-            f"[red]failed[/] {n.event} {n.commitment} {n.subject} → {delivery.notifier}: ",
-            error,
-            highlight=False,
-            markup=True,
-        )
+        from rich.markup import escape
+
+        self.console.print(f"[red]failed[/] {_what(delivery)}: {escape(error)}", highlight=False)
 
 
 def _summary(result: CycleResult) -> str:
@@ -282,7 +285,7 @@ def register_commands(cli: click.Group) -> None:
         observer: _LineObserver | None = None
         rich: _RichObserver | None = None
         if not state.quiet:
-            observer = rich = _RichObserver() if sys.stderr.isatty() else None
+            observer = rich = _RichObserver() if _stderr_is_terminal() else None
             if observer is None:
                 observer = _LineObserver()
         stop = threading.Event()
