@@ -100,6 +100,22 @@ on = ["breached", "recovered"]
         ),
         ('name = "a"\nkind = "webhook"', {}, r"notify\[0\].*'url' is required"),
         (
+            'name = "a"\nkind = "webhook"\nurl = "https://x.test"\nsmtp = "smtp://h:25"',
+            {},
+            r"notifier 'a' \(kind 'webhook'\): 'smtp' is not used by the 'webhook' kind",
+        ),
+        (
+            'name = "a"\nkind = "email"\nsmtp = "smtp://h:25"\nfrom = "a@x.test"\nto = "owner"',
+            {},
+            r"to = \"owner\" needs a 'fallback' list",
+        ),
+        (
+            'name = "a"\nkind = "email"\nsmtp = "smtp://u:pw-long-enough@remote.test:25"\n'
+            'from = "a@x.test"\nto = ["b@x.test"]',
+            {},
+            r"refusing to send a password over plain smtp://",
+        ),
+        (
             'name = "a"\nkind = "webhook"\nurl = "https://x.test"\ncalendar = "office"',
             {},
             r"unknown calendar 'office'",

@@ -13,7 +13,7 @@ import attrs
 from .._http import _is_loopback
 from .._secrets import check_secret, register_secrets
 from .._timeutil import format_datetime
-from ._settings import DeliveryContext, Notification, NotifierSettings
+from ._settings import DeliveryContext, Notification, NotifierSettings, reject_keys
 
 __all__ = ["EmailNotifier"]
 
@@ -42,6 +42,7 @@ class EmailNotifier:
 
     @classmethod
     def create(cls, settings: NotifierSettings) -> EmailNotifier:
+        reject_keys(settings, "url", "secret")
         if settings.smtp is None:
             raise ValueError("'smtp' is required (smtp://, smtps:// or smtp+starttls:// URL)")
         if settings.from_ is None:

@@ -14,7 +14,7 @@ from .._errors import HttpError
 from .._http import HttpClient, check_url_scheme
 from .._secrets import register_secrets
 from .._timeutil import format_datetime
-from ._settings import DeliveryContext, Notification, NotifierSettings
+from ._settings import DeliveryContext, Notification, NotifierSettings, reject_keys
 
 __all__ = ["SIGNATURE_HEADER", "SlackNotifier", "WebhookNotifier", "sign"]
 
@@ -67,6 +67,7 @@ class WebhookNotifier:
 
     @classmethod
     def create(cls, settings: NotifierSettings) -> WebhookNotifier:
+        reject_keys(settings, "smtp", "from", "to", "fallback")
         return cls(url=_require_url(settings), secret=settings.secret)
 
     def body(self, notification: Notification) -> bytes:
@@ -126,6 +127,7 @@ class SlackNotifier:
     def create(cls, settings: NotifierSettings) -> SlackNotifier:
         if settings.secret is not None:
             raise ValueError("'secret' is not used by Slack incoming webhooks (the URL is)")
+        reject_keys(settings, "smtp", "from", "to", "fallback")
         url = _require_url(settings)
         # The webhook URL's path is its credential: keep it out of every message.
         register_secrets([httpx.URL(url).path])

@@ -144,6 +144,15 @@ class DeliveryContext:
     sleep: Callable[[float], Awaitable[None]] | None = attrs.field(default=None, repr=False)
 
 
+def reject_keys(settings: NotifierSettings, *keys: str) -> None:
+    """Raise :class:`ValueError` naming the first of ``keys`` (TOML spelling: ``from``)
+    that ``settings`` sets, for a kind that does not use it."""
+    for key in keys:
+        value = getattr(settings, "from_" if key == "from" else key)
+        if value is not None and value != ():
+            raise ValueError(f"{key!r} is not used by the {settings.kind!r} kind")
+
+
 @runtime_checkable
 class Notifier(Protocol):
     """What a notifier kind's ``create(settings)`` returns."""
