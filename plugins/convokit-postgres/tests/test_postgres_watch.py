@@ -69,8 +69,12 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 def test_watch_keeps_its_ledger_and_waits_for_the_leader(
-    pg_url: str, received: tuple[str, list[Any]]
+    pg_url: str,
+    received: tuple[str, list[Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     url, bodies = received
     Path("convokit.toml").write_text(CONFIG.format(store=pg_url, url=url), encoding="utf-8")
     Path("h.jsonl").write_text("".join(json.dumps(r) + "\n" for r in HISTORY), encoding="utf-8")
