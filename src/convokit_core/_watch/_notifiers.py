@@ -12,7 +12,7 @@ import httpx
 
 from .._errors import HttpError
 from .._http import HttpClient, check_url_scheme
-from .._secrets import register_secrets
+from .._secrets import MIN_SECRET_LENGTH, register_secrets
 from .._timeutil import format_datetime
 from ._settings import DeliveryContext, Notification, NotifierSettings, reject_keys
 
@@ -129,8 +129,11 @@ class SlackNotifier:
             raise ValueError("'secret' is not used by Slack incoming webhooks (the URL is)")
         reject_keys(settings, "smtp", "from", "to", "fallback")
         url = _require_url(settings)
-        # The webhook URL's path is its credential: keep it out of every message.
-        register_secrets([httpx.URL(url).path])
+        # The webhook URL's path is its credential: keep it out of every message (a
+        # path too short to scrub safely is not one).
+        path = httpx.URL(url).path
+        if len(path) >= MIN_SECRET_LENGTH:
+            register_secrets([path])
         return cls(url=url)
 
     async def deliver(self, notification: Notification, context: DeliveryContext) -> None:
