@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from .receiver import Receiver
-from .test_watch_e2e import receiver, watch_once
+from .test_watch_e2e import import_records, inbound, receiver, run, watch_once
 
 __all__ = ["receiver"]  # the loopback receiver fixture, with the e2e history imported
 
@@ -129,3 +129,66 @@ def test_a_failing_slack_webhook_never_shows_its_url_path(receiver: Receiver) ->
     assert "HTTP 500" in err
     assert "XyZsecretPath" not in err
     assert "/services/" not in err
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_smtp_login_with_the_password_from_the_environment(receiver: Receiver) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    password = "mail-password-123"
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        if isinstance(data, LoginPassword):
+            logins.append((data.login.decode(), data.password.decode()))
+            ok = data.login == b"watcher" and data.password == password.encode()
+            return AuthResult(success=ok)
+        return AuthResult(success=False)
+
+    handler = Inbox()
+    port = _free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_require_tls=False,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        text = CONFIG.format(slack=receiver.url, port=port).replace(
+            f"smtp://127.0.0.1:{port}", f"smtp://watcher:${{SMTP_PASSWORD}}@127.0.0.1:{port}"
+        )
+        Path("convokit.toml").write_text(
+            text.replace('kind = "slack"', 'kind = "slack"\non = ["recovered"]'), encoding="utf-8"
+        )
+        code, err = run(
+            "watch",
+            "--once",
+            "--retries",
+            "0",
+            "--now",
+            "2024-05-06T12:00:00Z",
+            env={"SMTP_PASSWORD": password},
+        )
+        assert code == 0, err
+        assert logins == [("watcher", password), ("watcher", password)]
+        assert len(handler.mails) == 2
+        # a wrong password fails the run, and the password never shows
+        import_records([inbound("m9", "c9", -50)], "more.jsonl")
+        code, err = run(
+            "watch",
+            "--once",
+            "--retries",
+            "0",
+            "--now",
+            "2024-05-06T12:00:00Z",
+            env={"SMTP_PASSWORD": "wrong-password-456"},
+        )
+        assert code == 1
+        assert "FAILED at_risk customers-hear-back c9 to owners" in err
+        assert "wrong-password-456" not in err
+        assert len(handler.mails) == 2
+    finally:
+        controller.stop()
