@@ -43,6 +43,7 @@ from ._model import (
     ConversationStatus,
     Direction,
     Message,
+    NotificationRecord,
     Page,
     Stakeholder,
     StakeholderKind,
@@ -111,6 +112,11 @@ from ._sync import (
 )
 from ._text import html_to_text
 from ._timeutil import format_datetime, parse_datetime, parse_duration
+from ._watch._settings import (
+    DeliveryContext,
+    Notification,
+    NotifierSettings,
+)
 from .hookspecs import hookimpl
 
 # A library never configures logging; this only keeps Python's last-resort handler quiet.
@@ -139,6 +145,7 @@ __all__ = [
     "ConversationStatus",
     "ConvokitError",
     "CountingPolicy",
+    "DeliveryContext",
     "Direction",
     "Finding",
     "HttpClient",
@@ -150,6 +157,9 @@ __all__ = [
     "KeywordClassifier",
     "MalformedPayload",
     "Message",
+    "Notification",
+    "NotificationRecord",
+    "NotifierSettings",
     "Outcome",
     "Page",
     "PluginError",

@@ -442,21 +442,26 @@ class HttpClient:
         params: Any = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
         """Send one request with retries; return the final 2xx/3xx response.
 
         ``url`` is joined below ``base_url`` (:func:`join_url`). The body is ``json``
-        (encoded as JSON) or ``data`` (form fields, ``application/x-www-form-urlencoded``,
-        e.g. an OAuth token request), never both. ``idempotent`` overrides the method's
-        default (only idempotent requests are retried). Raises
+        (encoded as JSON), ``data`` (form fields, ``application/x-www-form-urlencoded``,
+        e.g. an OAuth token request) or ``content`` (raw bytes sent as they are, e.g. a
+        signed body; set its ``Content-Type`` in ``headers``), never two of them.
+        ``idempotent`` overrides the method's default (only idempotent requests are
+        retried). Raises
         :class:`~convokit_core.HttpError` for a non-retryable status, after the retries
         or budget are spent, or for transport errors; :class:`~convokit_core.ConfigError`
         for a non-https URL.
         """
-        if json is not None and data is not None:
-            raise ValueError("give a request either a json or a data (form) body, not both")
+        if sum(body is not None for body in (json, data, content)) > 1:
+            raise ValueError(
+                "give a request one json, data (form) or content body, not both or more"
+            )
         method = method.upper()
         retry = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         target = self._resolve(url)
@@ -466,7 +471,9 @@ class HttpClient:
         slept = 0.0
         while True:
             try:
-                return await self._attempt(method, target, json=json, data=data, headers=headers)
+                return await self._attempt(
+                    method, target, json=json, data=data, content=content, headers=headers
+                )
             except _Retryable as failure:
                 shown = self._safe(target)
                 if not retry:
@@ -527,17 +534,20 @@ class HttpClient:
         json: Any,
         data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        content: bytes | None = None,
     ) -> httpx.Response:
         """One attempt, following redirects; raises ``_Retryable`` or ``HttpError``."""
         url = target
         body = json
         form = dict(data) if data is not None else None
+        raw = content
         for _ in range(_MAX_REDIRECTS + 1):
             request = self._client.build_request(
                 method,
                 url,
                 json=body,
                 data=form,
+                content=raw,
                 headers=self._headers_for(url, headers),
                 timeout=self.policy.timeout,
             )
@@ -582,6 +592,7 @@ class HttpClient:
                 next_url = check_url_scheme(next_url)
                 if status == 303 or (status in (301, 302) and method not in ("GET", "HEAD")):
                     method, body, form = ("HEAD" if method == "HEAD" else "GET"), None, None
+                    raw = None
                 log.debug("%s %s redirected to %s", method, self._safe(url), self._safe(next_url))
                 url = next_url
                 continue

@@ -24,6 +24,7 @@ __all__ = [
     "ConversationStatus",
     "Direction",
     "Message",
+    "NotificationRecord",
     "Page",
     "Stakeholder",
     "StakeholderKind",
@@ -301,3 +302,24 @@ class SyncRun:
     records: int = 0
     ok: bool = True
     error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NotificationRecord:
+    """One entry of the notification ledger: a notification a notifier delivered (or,
+    with ``sent=False``, one ``convokit watch --baseline`` marked as already known).
+
+    ``(notifier, key)`` identifies an entry; writing the same pair again keeps one
+    entry (the last write wins). ``key`` is the idempotency key, stable for
+    ``(commitment, subject, event, deadline)``.
+    """
+
+    notifier: str = attrs.field(validator=_nonempty_id)
+    key: str = attrs.field(validator=_nonempty_id)
+    commitment: str
+    subject: str
+    event: str
+    """``at_risk``, ``breached`` or ``recovered``."""
+    deadline: datetime | None = attrs.field(default=None, converter=_aware_opt)
+    recorded_at: datetime = attrs.field(converter=_aware)
+    sent: bool = True

@@ -41,6 +41,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "convokit_core._policy._plugin",
     "convokit_core._report._plugin",
     "convokit_core._sync._plugin",
+    "convokit_core._watch._plugin",
     "convokit_core._plugins_cli",
     "convokit_core._demo",
     "convokit_core._scaffold._plugin",
@@ -276,6 +277,11 @@ class PluginManager:
         """Output formats by name."""
         return self.registry("register_reporters", "reporter")
 
+    @property
+    def notifiers(self) -> Registry[Any]:
+        """Notifier kinds for ``[[notify]]`` tables by name."""
+        return self.registry("register_notifiers", "notifier kind")
+
     # -- listing ---------------------------------------------------------------------
 
     _LISTED = (
@@ -285,6 +291,7 @@ class PluginManager:
         ("register_classifiers", "classifier", "classifiers"),
         ("register_reporters", "reporter", "reporters"),
         ("register_importers", "import format", "importers"),
+        ("register_notifiers", "notifier kind", "notifiers"),
     )
 
     def plugin_infos(self, *, include_builtins: bool = False) -> list[PluginInfo]:

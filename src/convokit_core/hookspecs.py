@@ -116,6 +116,19 @@ def register_importers(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_notifiers(register: Callable[..., None]) -> None:
+    """Register notifier kinds usable from ``[[notify]]`` tables (``convokit watch``).
+
+    Call ``register(kind, create, *, description="")`` where ``kind`` is the value of
+    ``kind = "..."`` and ``create(settings)`` receives the validated
+    :class:`convokit_core.NotifierSettings` of one table and returns a
+    :class:`convokit_core.protocols.Notifier`; raise ``ValueError`` for settings the
+    kind cannot use (the host reports it with the file, line and key). The built-in
+    ``webhook``, ``slack`` and ``email`` kinds register this way.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``convokit`` command-line tool (``@cli.command()``)."""
 

@@ -20,6 +20,7 @@ from ._model import (
     Channel,
     Conversation,
     Message,
+    NotificationRecord,
     Page,
     Stakeholder,
     StatusChange,
@@ -33,6 +34,8 @@ __all__ = [
     "CommitmentLike",
     "ConversationLike",
     "MessageLike",
+    "NotificationLedger",
+    "Notifier",
     "PlatformAdapter",
     "Reporter",
     "RuleLike",
@@ -233,6 +236,23 @@ class StorageBackend(Protocol):
     ) -> None: ...
 
 
+@runtime_checkable
+class NotificationLedger(Protocol):
+    """The optional storage extension ``convokit watch`` needs: the notification ledger.
+
+    The built-in backends and ``convokit-postgres`` implement it; a backend without it
+    cannot be watched (``convokit watch`` says so).
+    """
+
+    def record_notifications(self, entries: Sequence[NotificationRecord]) -> None:
+        """Write ``entries`` in one transaction; an entry with the ``(notifier, key)`` of
+        an existing one replaces it."""
+
+    def iter_notifications(self, notifier: str | None = None) -> Iterator[NotificationRecord]:
+        """Every ledger entry (of ``notifier``, when given), ordered by
+        ``(notifier, key)``."""
+
+
 class PlatformAdapter(Protocol):
     """Fetches one source's records from a platform, page by page.
 
@@ -301,3 +321,6 @@ class Reporter(Protocol):
     ``register_reporters`` to add a ``convokit check --format``."""
 
     def __call__(self, report: Any, stream: TextIO, /) -> None: ...
+
+
+from ._watch._settings import Notifier  # noqa: E402 - re-exported: what notifier kinds build

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ from .._model import (
     Channel,
     Conversation,
     Message,
+    NotificationRecord,
     Stakeholder,
     StatusChange,
     SyncRun,
@@ -53,6 +54,7 @@ class MemoryStore(ClosingStore):
         self._team: dict[str, TeamMember] = {}
         self._cursors: dict[str, str] = {}
         self._runs: list[SyncRun] = []
+        self._ledger: dict[tuple[str, str], NotificationRecord] = {}
         self._locks = InProcessLocks()
         self._closed = False
 
@@ -120,6 +122,16 @@ class MemoryStore(ClosingStore):
     def iter_sync_runs(self, source: str | None = None) -> Iterator[SyncRun]:
         runs = sorted(self._runs, key=lambda r: r.started_at, reverse=True)
         return iter([r for r in runs if source is None or r.source == source])
+
+    def record_notifications(self, entries: Sequence[NotificationRecord]) -> None:
+        with self._lock:
+            for entry in entries:
+                self._ledger[(entry.notifier, entry.key)] = entry
+
+    def iter_notifications(self, notifier: str | None = None) -> Iterator[NotificationRecord]:
+        with self._lock:
+            found = [e for k, e in sorted(self._ledger.items()) if notifier in (None, k[0])]
+        return iter(found)
 
     # -- reading ---------------------------------------------------------------------
 

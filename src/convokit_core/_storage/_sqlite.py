@@ -34,6 +34,7 @@ from .._model import (
     Channel,
     Conversation,
     Message,
+    NotificationRecord,
     Stakeholder,
     StatusChange,
     SyncRun,
@@ -120,6 +121,20 @@ _MIGRATIONS: tuple[str, ...] = (
         error TEXT
     );
     CREATE INDEX sync_runs_by_time ON sync_runs (started_at);
+    """,
+    # 2: the notification ledger of ``convokit watch``
+    """
+    CREATE TABLE notifications (
+        notifier TEXT NOT NULL,
+        key TEXT NOT NULL,
+        commitment TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        event TEXT NOT NULL,
+        deadline INTEGER,
+        recorded_at INTEGER NOT NULL,
+        sent INTEGER NOT NULL,
+        PRIMARY KEY (notifier, key)
+    ) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -687,6 +702,46 @@ class SQLiteStore(ClosingStore):
                 records=row[4],
                 ok=bool(row[5]),
                 error=row[6],
+            )
+
+    def record_notifications(self, entries: Sequence[NotificationRecord]) -> None:
+        rows = [
+            (
+                e.notifier,
+                e.key,
+                e.commitment,
+                e.subject,
+                e.event,
+                _micros_opt(e.deadline),
+                to_micros(e.recorded_at),
+                1 if e.sent else 0,
+            )
+            for e in entries
+        ]
+        if not rows:
+            return
+        with self._transaction():
+            self._con.executemany(
+                "INSERT OR REPLACE INTO notifications VALUES (?,?,?,?,?,?,?,?)", rows
+            )
+
+    def iter_notifications(self, notifier: str | None = None) -> Iterator[NotificationRecord]:
+        sql = "SELECT * FROM notifications"
+        params: tuple[Any, ...] = ()
+        if notifier is not None:
+            sql += " WHERE notifier = ?"
+            params = (notifier,)
+        sql += " ORDER BY notifier, key"
+        for row in self._read(sql, params):
+            yield NotificationRecord(
+                notifier=row[0],
+                key=row[1],
+                commitment=row[2],
+                subject=row[3],
+                event=row[4],
+                deadline=None if row[5] is None else from_micros(row[5]),
+                recorded_at=from_micros(row[6]),
+                sent=bool(row[7]),
             )
 
     # -- reading ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from .._errors import SourceLocked
@@ -31,6 +32,7 @@ from .._model import (
     ConversationStatus,
     Direction,
     Message,
+    NotificationRecord,
     Stakeholder,
     StakeholderKind,
     StatusChange,
@@ -239,6 +241,39 @@ class StorageConformance:
         assert runs[1].error == "HTTP 500"
         assert not runs[1].ok
         assert [r.pages for r in store.iter_sync_runs("a")] == [2, 0]
+
+    def test_notification_ledger_round_trip_and_upsert(self, store: Any) -> None:
+        assert list(store.iter_notifications()) == []
+        first = NotificationRecord(
+            notifier="hook",
+            key="k2",
+            commitment="first-reply",
+            subject="c1",
+            event="at_risk",
+            deadline=T0 + timedelta(hours=4),
+            recorded_at=T0,
+        )
+        other = NotificationRecord(
+            notifier="hook",
+            key="k1",
+            commitment="first-reply",
+            subject="c2",
+            event="breached",
+            deadline=None,
+            recorded_at=T0,
+            sent=False,
+        )
+        mail = attrs.evolve(first, notifier="mail")
+        store.record_notifications([first, other, mail])
+        store.record_notifications([])
+        assert list(store.iter_notifications()) == [other, first, mail]
+        assert list(store.iter_notifications("mail")) == [mail]
+        again = attrs.evolve(first, recorded_at=T0 + timedelta(minutes=5))
+        store.record_notifications([again])
+        entries = list(store.iter_notifications("hook"))
+        assert entries == [other, again]
+        assert entries[1].deadline is not None
+        assert entries[1].deadline.utcoffset() == timedelta(0)
 
     def test_latest_message_at(self, store: Any) -> None:
         assert store.latest_message_at() is None

@@ -118,6 +118,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX sync_runs_by_time ON sync_runs (started_at DESC, seq DESC);
         """,
     ),
+    Migration(
+        version=2,
+        description="notification ledger",
+        sql=f"""
+        CREATE TABLE notifications (
+            notifier {_ID} NOT NULL,
+            key {_ID} NOT NULL,
+            commitment text NOT NULL,
+            subject text NOT NULL,
+            event text NOT NULL,
+            deadline timestamptz,
+            recorded_at timestamptz NOT NULL,
+            sent boolean NOT NULL,
+            PRIMARY KEY (notifier, key)
+        );
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

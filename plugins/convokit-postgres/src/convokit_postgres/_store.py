@@ -46,6 +46,7 @@ from convokit_core._model import (
     Channel,
     Conversation,
     Message,
+    NotificationRecord,
     Stakeholder,
     StatusChange,
     SyncRun,
@@ -370,6 +371,43 @@ def source_lock_key(source: str) -> int:
     """
     digest = hashlib.sha256(b"convokit-source\x00" + source.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def leader_lock_key(name: str, schema: str) -> int:
+    """The advisory-lock key of the leadership ``name`` for the store in ``schema``."""
+    digest = hashlib.sha256(
+        b"convokit-leader\x00" + schema.encode() + b"\x00" + name.encode()
+    ).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class LeaderLease:
+    """Leadership held through a session advisory lock on a dedicated connection.
+
+    The server releases the lock when that connection ends, so a process that dies or
+    loses its connection loses leadership, and another can take it.
+    """
+
+    def __init__(self, conn: Any, key: int) -> None:
+        self._conn = conn
+        self._key = key
+
+    def alive(self) -> bool:
+        """Whether the lock is still held (the session still answers)."""
+        if self._conn.closed or self._conn.broken:
+            return False
+        try:
+            self._conn.execute("SELECT 1").fetchone()
+        except psycopg.Error:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give leadership up (idempotent)."""
+        if not self._conn.closed:
+            with suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+            self._conn.close()
 
 
 # -- the store -----------------------------------------------------------------------
@@ -782,6 +820,29 @@ class PostgresStore(ClosingStore):
         """
         return self._lock_source(source)
 
+    def acquire_leadership(self, name: str) -> LeaderLease | None:
+        """Take the leadership ``name`` (e.g. ``"watch"``) of this store, or ``None`` when
+        another process holds it: ``pg_try_advisory_lock`` on a dedicated session."""
+        self._check_open()
+        conn = self._connect(autocommit=True)
+        try:
+            row = self._guard(
+                "cannot read the current schema",
+                lambda: conn.execute("SELECT current_schema()").fetchone(),
+            )
+            key = leader_lock_key(name, str(row[0] if row else ""))
+            got = self._guard(
+                "cannot take the leadership lock",
+                lambda: conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone(),
+            )
+        except BaseException:
+            conn.close()
+            raise
+        if got is None or not got[0]:
+            conn.close()
+            return None
+        return LeaderLease(conn, key)
+
     def record_sync_run(self, run: SyncRun) -> None:
         """Append ``run`` to the store's sync log."""
         with self._write_lock:
@@ -801,6 +862,63 @@ class PostgresStore(ClosingStore):
                         run.error,
                     ),
                 ),
+            )
+
+    def record_notifications(self, entries: Sequence[NotificationRecord]) -> None:
+        """Upsert notification ledger entries by ``(notifier, key)`` in one transaction."""
+        rows = [
+            (
+                e.notifier,
+                e.key,
+                e.commitment,
+                e.subject,
+                e.event,
+                e.deadline,
+                e.recorded_at,
+                e.sent,
+            )
+            for e in entries
+        ]
+        if not rows:
+            return
+        with self._write_lock:
+            conn = self._writer_conn()
+
+            def run() -> None:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO notifications (notifier, key, commitment, subject, event, "
+                        "deadline, recorded_at, sent) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (notifier, key) DO UPDATE SET commitment = "
+                        "EXCLUDED.commitment, subject = EXCLUDED.subject, event = "
+                        "EXCLUDED.event, deadline = EXCLUDED.deadline, recorded_at = "
+                        "EXCLUDED.recorded_at, sent = EXCLUDED.sent",
+                        rows,
+                    )
+
+            self._guard("cannot record notifications", run)
+
+    def iter_notifications(self, notifier: str | None = None) -> Iterator[NotificationRecord]:
+        """Notification ledger entries ordered by ``(notifier, key)``."""
+        query = (
+            "SELECT notifier, key, commitment, subject, event, deadline, recorded_at, sent "
+            "FROM notifications"
+        )
+        params: tuple[Any, ...] = ()
+        if notifier is not None:
+            query += " WHERE notifier = %s"
+            params = (notifier,)
+        query += " ORDER BY notifier, key"
+        for row in self._query(query, params):
+            yield NotificationRecord(
+                notifier=row[0],
+                key=row[1],
+                commitment=row[2],
+                subject=row[3],
+                event=row[4],
+                deadline=row[5],
+                recorded_at=row[6],
+                sent=row[7],
             )
 
     # -- reading ---------------------------------------------------------------------

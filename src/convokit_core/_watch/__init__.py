@@ -1,0 +1,1 @@
+"""``convokit watch``: notifiers, the notification ledger and the watch loop."""
