@@ -192,3 +192,58 @@ def test_smtp_login_with_the_password_from_the_environment(receiver: Receiver) -
         assert len(handler.mails) == 2
     finally:
         controller.stop()
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl), trusted through SSL_CERT_FILE."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.parametrize("scheme", ["smtps", "smtp+starttls"])
+def test_email_over_tls_verifies_the_server_certificate(
+    receiver: Receiver, tmp_path: Path, scheme: str
+) -> None:
+    import ssl
+
+    cert, key = _certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    handler = Inbox()
+    port = _free_port()
+    if scheme == "smtps":
+        controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=context)
+    else:
+        controller = Controller(
+            handler, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+        )
+    controller.start()
+    try:
+        text = CONFIG.format(slack=receiver.url, port=port).replace(
+            f"smtp://127.0.0.1:{port}", f"{scheme}://127.0.0.1:{port}"
+        )
+        Path("convokit.toml").write_text(text, encoding="utf-8")
+        args = ("watch", "--once", "--retries", "0", "--now", "2024-05-06T12:00:00Z")
+        # Without our certificate trusted the server is refused, and nothing is sent.
+        code, err = run(*args)
+        assert code == 1
+        assert handler.mails == []
+        code, err = run(*args, env={"SSL_CERT_FILE": str(cert)})
+        assert code == 0, err
+        assert len(handler.mails) == 2
+    finally:
+        controller.stop()
