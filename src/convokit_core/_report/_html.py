@@ -16,9 +16,9 @@ import os
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, TextIO
+from typing import IO, Any, NamedTuple, TextIO
 
 import attrs
 
@@ -187,11 +187,13 @@ def build_report(
     until_us = None if until is None else to_micros(until)
     drills: dict[str, _Drill] = {}
 
+    by_key: dict[tuple[str, ...], _Drill] = {}
+
     def drill(title: str, *key: str) -> _Drill:
-        anchor = _anchor(*key)
-        found = drills.get(anchor)
+        found = by_key.get(key)  # hashed once per list, not once per finding
         if found is None:
-            found = drills[anchor] = _Drill(id=anchor, title=title)
+            anchor = _anchor(*key)
+            found = by_key[key] = drills[anchor] = _Drill(id=anchor, title=title)
         return found
 
     promises = {c.name: c for c in report.commitments}
@@ -245,25 +247,18 @@ def build_report(
     reply_ids = {f.evidence[-1] for f, _ in chosen if len(f.evidence) > 1}
     author_of: dict[str, str] = {}
     watched = {(f.platform, f.channel or f.subject) for f in abandoned}
-    last_post: dict[tuple[str | None, str], Any] = {}
+    last_post: dict[tuple[str | None, str], _Post] = {}
     if reply_ids or watched:
-        # One pass over the messages: who wrote the replies, and each measured channel's
-        # last post of ours (as of the report).
-        as_of_us = to_micros(report.as_of)
-        for message in store.iter_messages():
-            if message.id in reply_ids:
-                author_of[message.id] = message.author_id
-            spot = (message.platform, message.channel_id or "")
-            if (
-                spot in watched
-                and str(message.direction) == "outbound"
-                and not message.automated
-                and str(message.visibility) != "note"
-                and to_micros(message.sent_at) <= as_of_us
-            ):
+        # One pass over our outbound messages: who wrote the replies, and each measured
+        # channel's last post (as of the report).
+        for post in _outbound_posts(store, to_micros(report.as_of)):
+            if post.id in reply_ids:
+                author_of[post.id] = post.author
+            spot = (post.platform, post.channel or "")
+            if spot in watched and not post.automated and post.visibility != "note":
                 known = last_post.get(spot)
-                if known is None or message.sent_at >= known.sent_at:
-                    last_post[spot] = message
+                if known is None or post.sent_us >= known.sent_us:
+                    last_post[spot] = post
     # A reply's team member: the one member whose handle wrote it; when several share
     # that account (a brand account), the conversation's owner; else the author.
     members_of: dict[str, set[str]] = defaultdict(set)
@@ -397,23 +392,70 @@ def _left(f: Finding, as_of: datetime) -> str:
     return ("overdue " if left < 0 else "") + format_duration(abs(left) / _US)
 
 
+class _Post(NamedTuple):
+    """What the report needs of one of our outbound messages."""
+
+    platform: str
+    id: str
+    channel: str | None
+    author: str
+    visibility: str
+    automated: bool
+    sent_us: int
+    text: str
+
+    @property
+    def sent_at(self) -> datetime:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=self.sent_us)
+
+
+def _outbound_posts(store: StorageBackend, as_of_us: int) -> Iterator[_Post]:
+    """Our outbound messages sent by ``as_of``: straight from SQLite rows on a file store
+    (no object per message), else from ``iter_messages``."""
+    from .._storage._sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore) and store.path != ":memory:":
+        con = store.connect_reader()
+        try:
+            cursor = con.execute(
+                "SELECT platform, id, channel_id, author_id, visibility, automated, sent_at, "
+                "text FROM messages WHERE direction = 'outbound' AND sent_at <= ?",
+                (as_of_us,),
+            )
+            while rows := cursor.fetchmany(5000):
+                for row in rows:
+                    yield _Post(
+                        row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7]
+                    )
+        finally:
+            con.close()
+        return
+    for m in store.iter_messages():
+        sent = to_micros(m.sent_at)
+        if str(m.direction) == "outbound" and sent <= as_of_us:
+            yield _Post(
+                m.platform, m.id, m.channel_id, m.author_id, str(m.visibility), m.automated,
+                sent, m.text,
+            )  # fmt: skip
+
+
 def _abandoned_rows(
     findings: Sequence[Finding],
-    last_post: dict[tuple[str | None, str], Any],
+    last_post: dict[tuple[str | None, str], _Post],
     calendars: dict[str, Any],
     as_of: datetime,
 ) -> list[dict[str, Any]]:
     """Channels silent past their ``channel_activity`` limit right now (the rule's own
     finding may have been decided by an earlier gap), longest silence first."""
     as_of_us = to_micros(as_of)
-    silent: dict[tuple[str | None, str], tuple[int, Finding, Any]] = {}
+    silent: dict[tuple[str | None, str], tuple[int, Finding, _Post]] = {}
     for f in findings:
         key = (f.platform, f.channel or f.subject)
         post = last_post.get(key)
         if post is None or f.limit_us is None:
             continue
         calendar = calendars.get(f.commitment)
-        start = to_micros(post.sent_at)
+        start = post.sent_us
         gap = as_of_us - start if calendar is None else calendar.business_us(start, as_of_us)
         if gap > f.limit_us and (key not in silent or gap > silent[key][0]):
             silent[key] = (gap, f, post)
