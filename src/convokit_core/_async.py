@@ -22,13 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, ParamSpec, Self, TypeVar
+from typing import ParamSpec, Self, TypeVar
 
 from ._cancel import Cancelled, checkpointed, running_cancellable
 from ._errors import ConfigError
-from ._io._csv import ColumnMapping, import_csv, load_mapping
-from ._io._importer import ImportResult
+from ._io._csv import ColumnMapping, read_csv
+from ._io._importer import ImportResult, import_records
 from ._io._jsonl import export_jsonl, import_jsonl
+from ._io._plugin import default_format, import_with
+from ._io._source import ImportSource
 from ._output import atomic_output
 from ._plugins import open_store
 from ._policy._evaluate import Commitment
@@ -143,16 +145,15 @@ class AsyncStore:
         mapping: ColumnMapping | str | os.PathLike[str] | None = None,
         skip_invalid: bool = False,
     ) -> ImportResult:
-        """Import a JSONL or CSV file (all or nothing unless ``skip_invalid``).
+        """Import a file or directory in any registered import format (all or nothing
+        unless ``skip_invalid``), as ``convokit import`` does.
 
-        ``format`` defaults to ``csv`` for ``*.csv`` and ``jsonl`` otherwise; CSV needs a
-        column ``mapping`` (a :class:`ColumnMapping` or the path of its TOML file).
-        Cancelled, it writes nothing.
+        ``format`` defaults as on the CLI (``csv`` for ``*.csv``, ``convokit-corpus`` for
+        a corpus directory, else ``jsonl``); CSV needs a column ``mapping`` (a
+        :class:`ColumnMapping` or the path of its TOML file). Cancelled, it writes nothing.
         """
         store = self._require()
-        fmt = format or ("csv" if str(path).lower().endswith(".csv") else "jsonl")
-        if fmt not in ("jsonl", "csv"):
-            raise ConfigError(f"unknown import format {fmt!r} (known: csv, jsonl)")
+        fmt = format or default_format(str(path))
         if fmt == "csv" and mapping is None:
             raise ConfigError("format csv needs a column mapping")
         return await self._run(_import_file, store, Path(path), fmt, mapping, skip_invalid)
@@ -221,35 +222,13 @@ def _import_file(
     mapping: ColumnMapping | str | os.PathLike[str] | None,
     skip_invalid: bool,
 ) -> ImportResult:
-    column_mapping: ColumnMapping | None
-    if mapping is None or isinstance(mapping, ColumnMapping):
-        column_mapping = mapping
-    else:
-        column_mapping = load_mapping(Path(mapping))
-    source = str(path)
-    try:
-        handle: IO[str] = open(path, encoding="utf-8", newline="" if fmt == "csv" else None)  # noqa: SIM115
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{source}: is a directory, expected a file") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot open: {exc.strerror}") from None
-    with handle:
-        try:
-            if column_mapping is not None:
-                return import_csv(
-                    store,
-                    checkpointed(handle),
-                    column_mapping,
-                    source=source,
-                    skip_invalid=skip_invalid,
-                )
-            return import_jsonl(
-                store, checkpointed(handle), source=source, skip_invalid=skip_invalid
-            )
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{source}: not UTF-8 text ({exc.reason})") from None
+    if isinstance(mapping, ColumnMapping):  # a mapping object, not a file: read it here
+        source = ImportSource.of(str(path))
+        with source.open_text(newline="") as stream:
+            items = checkpointed(read_csv(stream, mapping, source=source.name))
+            return import_records(store, items, source=source.name, skip_invalid=skip_invalid)
+    options = {} if mapping is None else {"mapping": os.fspath(mapping)}
+    return import_with(store, ImportSource.of(str(path), options), fmt, skip_invalid=skip_invalid)
 
 
 def _export_file(store: StorageBackend, path: str) -> int:

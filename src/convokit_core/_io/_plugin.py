@@ -10,18 +10,21 @@ from typing import Any
 
 import click
 
+from .._cancel import checkpointed
 from .._cli import CliState, pass_state
 from .._errors import ConfigError
 from .._output import atomic_output
+from .._plugins import get_plugin_manager
 from .._progress import progress
 from ..hookspecs import hookimpl
+from ..protocols import StorageBackend
 from ._corpus import CORPUS_OPTIONS, read_convokit_corpus
 from ._csv import load_mapping, read_csv
 from ._importer import ImportResult, import_records
 from ._jsonl import export_jsonl, read_jsonl
 from ._source import ImportSource
 
-__all__ = ["register_commands", "register_importers"]
+__all__ = ["default_format", "import_with", "register_commands", "register_importers"]
 
 
 def _no_options(source: ImportSource, fmt: str, allowed: tuple[str, ...] = ()) -> None:
@@ -64,7 +67,8 @@ def register_importers(register: Callable[..., None]) -> None:
     )
 
 
-def _default_format(argument: str) -> str:
+def default_format(argument: str) -> str:
+    """``csv`` for ``*.csv``, ``convokit-corpus`` for a corpus directory, else ``jsonl``."""
     if argument.lower().endswith(".csv"):
         return "csv"
     if argument != "-" and (Path(argument) / "utterances.jsonl").is_file():
@@ -80,6 +84,27 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, found {pair!r}", param_hint="--option")
         options[key.strip()] = value
     return options
+
+
+def import_with(
+    store: StorageBackend,
+    source: ImportSource,
+    fmt: str,
+    *,
+    skip_invalid: bool = False,
+    plugins: Any = None,
+    advance: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import ``source`` through the importer registered as ``fmt`` (what ``convokit
+    import`` and the async API both do). An unknown format is a PluginError naming the
+    known ones."""
+    importer = (plugins or get_plugin_manager()).importers[fmt]
+    read: Callable[[ImportSource], Any] = importer.value
+    items: Iterator[Any] = checkpointed(iter(read(source)))
+    if advance is not None:
+        items = _counted(items, advance)
+    lenient = bool(importer.options.get("lenient", False))
+    return import_records(store, items, source=source.name, skip_invalid=skip_invalid or lenient)
 
 
 def _counted(items: Iterator[tuple[int, Any]], advance: Callable[[int], None]) -> Iterator[Any]:
@@ -152,7 +177,7 @@ def register_commands(cli: click.Group) -> None:
         By default the whole input is validated first and nothing is written if any record
         is invalid; every bad record is reported with its line number and field.
         """
-        fmt = fmt or _default_format(file)
+        fmt = fmt or default_format(file)
         importer = state.plugins.importers.get(fmt)
         if importer is None:
             known = ", ".join(state.plugins.importers.names())
@@ -165,17 +190,13 @@ def register_commands(cli: click.Group) -> None:
                 raise ConfigError("--mapping applies to --format csv only")
             options["mapping"] = str(mapping)
         source = ImportSource.of(file, options)
-        lenient = bool(importer.options.get("lenient", False))
-        read: Callable[[ImportSource], Any] = importer.value
         store = state.open_store()
         try:
             with progress("Importing", unit="records", quiet=state.quiet) as advance:
-                result = import_records(
-                    store,
-                    _counted(iter(read(source)), advance),
-                    source=source.name,
-                    skip_invalid=skip_invalid or lenient,
-                )
+                result = import_with(
+                    store, source, fmt, skip_invalid=skip_invalid, plugins=state.plugins,
+                    advance=advance,
+                )  # fmt: skip
         finally:
             store.close()
         for error in result.skipped:
