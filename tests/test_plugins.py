@@ -142,7 +142,7 @@ def test_every_hook_is_documented() -> None:
         for name, value in vars(hookspecs).items()
         if callable(value) and hasattr(value, "convokit_spec")
     ]
-    assert len(hooks) == 9
+    assert len(hooks) == 10
     for name in hooks:
         assert re.search(rf"^##+ `?{name}\(", text, re.MULTILINE), (
             f"{name} missing from docs/plugins.md"

@@ -278,6 +278,11 @@ class PluginManager:
         return self.registry("register_reporters", "reporter")
 
     @property
+    def engines(self) -> Registry[Any]:
+        """Evaluation engines for ``convokit check --engine NAME``."""
+        return self.registry("register_engines", "engine")
+
+    @property
     def notifiers(self) -> Registry[Any]:
         """Notifier kinds for ``[[notify]]`` tables by name."""
         return self.registry("register_notifiers", "notifier kind")
@@ -292,6 +297,7 @@ class PluginManager:
         ("register_reporters", "reporter", "reporters"),
         ("register_importers", "import format", "importers"),
         ("register_notifiers", "notifier kind", "notifiers"),
+        ("register_engines", "engine", "engines"),
     )
 
     def plugin_infos(self, *, include_builtins: bool = False) -> list[PluginInfo]:

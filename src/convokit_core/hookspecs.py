@@ -116,6 +116,20 @@ def register_importers(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_engines(register: Callable[..., None]) -> None:
+    """Register evaluation engines for ``convokit check --engine NAME``.
+
+    Call ``register(name, engine, *, description="")`` where ``engine`` is a
+    :class:`convokit_core.Engine`: its ``reads`` says whether it evaluates an open store
+    (``"store"``) or a dataset given by ``--input DIR|URL`` (``"dataset"``), its
+    ``unsupported(commitments)`` returns ``None`` or why it cannot run a rule, and its
+    ``check(source, commitments, *, as_of, only, classifiers, progress)`` returns a
+    :class:`convokit_core.CheckReport` whose findings equal those of the ``python``
+    engine, the reference. The built-in ``python`` engine registers this way.
+    """
+
+
+@hookspec
 def register_notifiers(register: Callable[..., None]) -> None:
     """Register notifier kinds usable from ``[[notify]]`` tables (``convokit watch``).
 

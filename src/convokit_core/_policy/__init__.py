@@ -6,6 +6,7 @@ Everything public here is re-exported from :mod:`convokit_core`.
 from .._calendars import ALWAYS_OPEN, Calendar, TimeSlot
 from ._classifiers import KeywordClassifier
 from ._context import RuleContext
+from ._engines import Engine, PythonEngine
 from ._evaluate import Commitment, Evaluation, classify_threads, evaluate
 from ._facts import CountingPolicy, Thread
 from ._findings import (
@@ -45,6 +46,7 @@ __all__ = [
     "Commitment",
     "CommitmentSummary",
     "CountingPolicy",
+    "Engine",
     "Evaluation",
     "Finding",
     "FindingList",
@@ -52,6 +54,7 @@ __all__ = [
     "Outcome",
     "Policy",
     "PolicyError",
+    "PythonEngine",
     "Rule",
     "RuleContext",
     "Scope",

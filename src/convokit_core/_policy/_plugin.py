@@ -5,6 +5,7 @@ Core features register through the same hooks as third-party plugins.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,17 @@ def register_classifiers(register: Callable[..., None]) -> None:
         "keywords",
         KeywordClassifier(),
         description="English keyword rules tagging 'complaint' and 'question'",
+    )
+
+
+@hookimpl
+def register_engines(register: Callable[..., None]) -> None:
+    from ._engines import PythonEngine
+
+    register(
+        "python",
+        PythonEngine(),
+        description="the reference engine: conversation by conversation in Python",
     )
 
 
@@ -113,6 +125,20 @@ def register_commands(cli: click.Group) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Write the report to a file instead of stdout.",
     )
+    @click.option(
+        "--engine",
+        default="auto",
+        show_default=True,
+        metavar="auto|python|NAME",
+        help="Evaluation engine: auto takes the fastest one that runs every rule of the "
+        "policy ('convokit plugins' lists the engines; -v says which ran and why).",
+    )
+    @click.option(
+        "--input",
+        "input_",
+        metavar="DIR|URL",
+        help="The dataset a dataset engine reads (e.g. --engine spark); no store is opened.",
+    )
     @pass_state
     @click.pass_context
     def check_command(
@@ -124,6 +150,8 @@ def register_commands(cli: click.Group) -> None:
         only: str | None,
         fail_on: str,
         output: Path | None,
+        engine: str,
+        input_: str | None,
     ) -> None:
         """Evaluate commitments against the store.
 
@@ -133,8 +161,9 @@ def register_commands(cli: click.Group) -> None:
         from .._output import atomic_output
         from .._plugins import get_plugin_manager
         from .._progress import progress
+        from ._engines import choose_engine
         from ._policyfile import load_policy, policy_from_config
-        from ._run import check, latest_message_at, notify_findings
+        from ._run import check, notify_findings
 
         manager = get_plugin_manager()
         reporter = manager.reporters.get(fmt)
@@ -165,32 +194,36 @@ def register_commands(cli: click.Group) -> None:
                 f"{where}: no commitments to check; pass --policy FILE or add "
                 "[[commitment]] tables to convokit.toml"
             )
-        store = state.open_store(create=False)
-        try:
-            # The hint costs one MAX(sent_at) query; a backend without that query is
-            # only scanned when --as-of latest asks for it.
-            cheap = callable(getattr(store, "latest_message_at", None))
-            wanted = latest or (as_of is None and cheap)
-            newest = latest_message_at(store) if wanted else None
+        choice = choose_engine(engine, policy.commitments, manager)
+        logging.getLogger("convokit.policy").info("engine: %s (%s)", choice.name, choice.reason)
+        if choice.engine.reads == "dataset":
+            if input_ is None:
+                raise click.UsageError(
+                    f"--engine {choice.name} reads a dataset: pass --input DIR|URL"
+                )
             if latest:
-                if newest is None:
+                newest_of = getattr(choice.engine, "latest_message_at", None)
+                as_of_dt = newest_of(input_) if callable(newest_of) else None
+                if as_of_dt is None:
                     raise ConfigError(
-                        f"--as-of latest: store {store.url!r} holds no message to take the time of"
-                    )
-                as_of_dt = newest
-            elif as_of is None and newest is not None:
-                now = datetime.now(UTC)
-                if now - newest > STALE_AFTER:
-                    state.echo(
-                        f"Hint: the newest stored message is from {newest:%Y-%m-%d}, "
-                        f"{(now - newest).days} days before now, the default --as-of; "
-                        "use --as-of latest to check the history as it stood then.",
-                        err=True,
+                        f"--as-of latest: dataset {input_!r} holds no message to take the time of"
                     )
             with progress("Checking", unit="conversations", quiet=state.quiet) as advance:
-                report = check(store, policy, as_of=as_of_dt, only=keep, progress=advance)
-        finally:
-            store.close()
+                report = check(
+                    input_,
+                    policy,
+                    as_of=as_of_dt,
+                    only=keep,
+                    progress=advance,
+                    engine=choice.name,
+                    plugins=manager,
+                )
+        else:
+            if input_ is not None:
+                raise click.UsageError(
+                    f"--input is for dataset engines; engine {choice.name!r} reads the store"
+                )
+            report = _check_store(state, policy, choice.name, as_of_dt, latest, as_of, keep)
         report = attrs.evolve(report, fail_on=fail_on)
         render: Any = reporter.value
         # The whole report is rendered before stdout or the file is touched: a failure
@@ -209,3 +242,53 @@ def register_commands(cli: click.Group) -> None:
             click.echo(f"Warning: {problem}", err=True)
         if report.failed():
             ctx.exit(1)
+
+
+def _check_store(
+    state: Any,
+    policy: Any,
+    engine: str,
+    as_of_dt: datetime | None,
+    latest: bool,
+    as_of: str | None,
+    keep: frozenset[str] | None,
+) -> Any:
+    from .._plugins import get_plugin_manager
+    from .._progress import progress
+    from ._run import check, latest_message_at
+
+    store = state.open_store(create=False)
+    try:
+        # The hint costs one MAX(sent_at) query; a backend without that query is
+        # only scanned when --as-of latest asks for it.
+        cheap = callable(getattr(store, "latest_message_at", None))
+        wanted = latest or (as_of is None and cheap)
+        newest = latest_message_at(store) if wanted else None
+        if latest:
+            if newest is None:
+                raise ConfigError(
+                    f"--as-of latest: store {store.url!r} holds no message to take the time of"
+                )
+            as_of_dt = newest
+        elif as_of is None and newest is not None:
+            now = datetime.now(UTC)
+            if now - newest > STALE_AFTER:
+                state.echo(
+                    f"Hint: the newest stored message is from {newest:%Y-%m-%d}, "
+                    f"{(now - newest).days} days before now, the default --as-of; "
+                    "use --as-of latest to check the history as it stood then.",
+                    err=True,
+                )
+        with progress("Checking", unit="conversations", quiet=state.quiet) as advance:
+            report = check(
+                store,
+                policy,
+                as_of=as_of_dt,
+                only=keep,
+                progress=advance,
+                engine=engine,
+                plugins=get_plugin_manager(),
+            )
+    finally:
+        store.close()
+    return report

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..protocols import StorageBackend
-from ._evaluate import Classifier, Commitment, check_commitments
+from ._engines import choose_engine
+from ._evaluate import Classifier, Commitment, _resolve_as_of
 from ._findings import CheckReport
 from ._policyfile import Policy, PolicyError, load_policy
 
@@ -57,7 +58,7 @@ def notify_findings(report: CheckReport, plugins: Any = None) -> str | None:
 
 
 def check(
-    store: StorageBackend,
+    store: StorageBackend | str,
     policy: Policy | Sequence[Commitment] | str | Path,
     *,
     as_of: datetime | None = None,
@@ -66,6 +67,7 @@ def check(
     notify: bool = False,
     plugins: Any = None,
     progress: Callable[[int], None] | None = None,
+    engine: str = "auto",
 ) -> CheckReport:
     """Check ``store`` against ``policy`` (a :class:`Policy`, commitments, or the path
     of a policy file) at ``as_of`` (default: now).
@@ -75,6 +77,13 @@ def check(
     ones when it names none). With ``notify``, the ``findings_ready`` hook is called
     once after the run. ``progress`` is called with how many more conversations are
     done, once per batch.
+
+    ``engine`` names the evaluation engine (``convokit plugins`` lists them): ``auto``
+    (default) runs the columnar engine when it supports every rule of the policy and
+    the reference ``python`` engine otherwise; the log (``-v``) says which ran and why.
+    Every engine produces the same findings. A dataset engine (``reads == "dataset"``)
+    takes a dataset directory or URL as ``store``; for a store engine a string is a
+    store URL, opened for this run and closed after it.
     """
     if isinstance(policy, str | Path):
         policy = load_policy(policy)
@@ -86,9 +95,26 @@ def check(
         names = None
     if classifiers is None:
         classifiers = resolve_classifiers(names, plugins)
-    report = check_commitments(
-        store, commitments, as_of=as_of, only=only, classifiers=classifiers, progress=progress
-    )
+    choice = choose_engine(engine, commitments, plugins)
+    log.debug("engine: %s (%s)", choice.name, choice.reason)
+    source: Any = store
+    opened = None
+    if isinstance(store, str) and choice.engine.reads == "store":
+        from .._plugins import open_store
+
+        source = opened = open_store(store, create=False)
+    try:
+        report = choice.engine.check(
+            source,
+            commitments,
+            as_of=_resolve_as_of(as_of),
+            only=only,
+            classifiers=classifiers,
+            progress=progress,
+        )
+    finally:
+        if opened is not None:
+            opened.close()
     if notify:
         notify_findings(report, plugins)
     return report
