@@ -114,7 +114,8 @@ def plugin() -> Iterator[EnginePlugin]:
 def test_the_python_engine_is_registered_and_satisfies_the_protocol() -> None:
     manager = PluginManager(load_entry_points=False)
     reg = manager.engines.get("python")
-    assert reg is not None and reg.plugin == "policy.plugin"
+    assert reg is not None
+    assert reg.plugin == "policy.plugin"
     assert isinstance(reg.value, Engine)
 
 
@@ -151,7 +152,8 @@ def test_an_unknown_engine_is_one_error_listing_the_known(store_url: str) -> Non
     code, _, err = run("--store", store_url, "check", "--policy", "policy.toml", "--engine", "warp")
     assert code == 2
     assert "--engine: unknown engine 'warp' (known: auto, " in err
-    assert "python" in err and "Traceback" not in err
+    assert "python" in err
+    assert "Traceback" not in err
 
 
 def test_a_dataset_engine_reads_input_and_opens_no_store(

@@ -175,6 +175,36 @@ def test_redact_pseudonymises_handles_ids_and_texts(tmp_path: Path) -> None:
     assert "pseudonymised" in redacted
 
 
+def test_the_same_history_gives_the_same_page_byte_for_byte(
+    demo_store: tuple[str, Path],
+) -> None:
+    url, policy = demo_store
+    first = _render(url, policy)
+    assert "<svg" in first
+    assert _render(url, policy) == first  # no dates, no random ids in the charts
+
+
+def test_findings_in_a_plain_list_give_the_same_page(
+    demo_store: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine may hand back any sequence of findings, not only the compact FindingList
+    # the report reads without building a Finding per finding.
+    import attrs
+
+    from convokit_core._report import _html
+
+    url, policy = demo_store
+    expected = _render(url, policy)
+    real_check = _html.check
+
+    def listed(*args: object, **kwargs: object) -> object:
+        report = real_check(*args, **kwargs)  # type: ignore[arg-type]
+        return attrs.evolve(report, findings=list(report.findings))
+
+    monkeypatch.setattr(_html, "check", listed)
+    assert _render(url, policy) == expected
+
+
 def test_report_command_writes_the_file(demo_store: tuple[str, Path], tmp_path: Path) -> None:
     url, policy = demo_store
     out = tmp_path / "report.html"

@@ -481,16 +481,26 @@ class FindingList(Sequence[Finding]):
         return blocks
 
     def _make(self, block: tuple[Any, ...], o: RawOutcome) -> Finding:
-        meta = self._metas[block[0]]
+        return self.make(self._metas[block[0]], block[1], block[2], block[3], o)
+
+    @staticmethod
+    def make(
+        meta: FindingMeta,
+        platform: str | None,
+        conversation: str | None,
+        channel: str | None,
+        o: RawOutcome,
+    ) -> Finding:
+        """The :class:`Finding` of one item of :meth:`iter_raw`."""
         return Finding(
             commitment=meta.commitment,
             rule=meta.rule,
             status=_STATUS_BY_VALUE[o[0]],
             subject=o[2],
             subject_kind=o[1],
-            platform=block[1],
-            conversation=block[2],
-            channel=block[3],
+            platform=platform,
+            conversation=conversation,
+            channel=channel,
             started_us=o[3],
             deadline_us=o[4],
             stopped_us=o[5],
@@ -503,6 +513,19 @@ class FindingList(Sequence[Finding]):
             severity=meta.severity,
             business_day_us=meta.business_day_us,
         )
+
+    def iter_raw(
+        self,
+    ) -> Iterator[tuple[FindingMeta, str | None, str | None, str | None, RawOutcome]]:
+        """Every kept finding, in iteration order, as ``(meta, platform, conversation,
+        channel, outcome)`` with ``outcome`` in :class:`Outcome` field order — without
+        building a :class:`Finding` (:meth:`make` builds one). For consumers that read
+        millions of findings and keep few of them (``convokit report``)."""
+        metas = self._metas
+        for block in self._iter_blocks():
+            meta, platform, conversation, channel = metas[block[0]], block[1], block[2], block[3]
+            for outcome in block[4]:
+                yield meta, platform, conversation, channel, outcome
 
     def _iter_blocks(self) -> Iterator[tuple[Any, ...]]:
         for index in range(len(self._chunks)):

@@ -11,6 +11,7 @@ rest aggregated, so the file stays small on a store of millions of messages.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import io
 import os
 import re
@@ -23,7 +24,16 @@ from typing import IO, Any, NamedTuple, TextIO
 import attrs
 
 from .._policy._evaluate import Commitment
-from .._policy._findings import STATUSES, CheckReport, Finding, Status, format_duration
+from .._policy._findings import (
+    STATUSES,
+    CheckReport,
+    Finding,
+    FindingList,
+    FindingMeta,
+    RawOutcome,
+    Status,
+    format_duration,
+)
 from .._policy._policyfile import Policy, load_policy
 from .._policy._run import check
 from .._timeutil import format_datetime, to_micros
@@ -58,6 +68,31 @@ def _anchor(*parts: str) -> str:
     return f"d{digest[:12]}"
 
 
+_Raw = tuple[FindingMeta, str | None, str | None, str | None, RawOutcome]
+
+
+class _Reply(NamedTuple):
+    """One measured reply clock, for the response-time distributions."""
+
+    platform: str | None
+    channel: str | None
+    conversation: str | None
+    reply_id: str | None
+    """The reply's message id (the last evidence), when the clock names one."""
+    seconds: float
+    raw: _Raw
+
+
+def _raw_findings(findings: Sequence[Finding]) -> Iterator[_Raw]:
+    """``findings`` as :meth:`FindingList.iter_raw` items (any sequence of findings)."""
+    if isinstance(findings, FindingList):
+        return findings.iter_raw()
+    kept = FindingList([])
+    for f in findings:
+        kept.append(f)
+    return kept.iter_raw()
+
+
 @attrs.define
 class _Drill:
     """Findings behind one number: the first :data:`LIST_CAP` kept, the rest counted."""
@@ -72,6 +107,13 @@ class _Drill:
         self.total += 1
         if len(self.rows) < LIST_CAP:
             self.rows.append(_finding_row(finding, names))
+
+    def add_raw(self, raw: _Raw, names: _Pseudonyms) -> None:
+        """:meth:`add` for an item of :meth:`FindingList.iter_raw`: the Finding is only
+        built while the list is not full."""
+        self.total += 1
+        if len(self.rows) < LIST_CAP:
+            self.rows.append(_finding_row(FindingList.make(*raw), names))
 
     @property
     def hidden(self) -> int:
@@ -156,8 +198,8 @@ def _when(us: int | None) -> str:
     return format_datetime(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us))
 
 
-def _percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values)
+def _percentile(ordered: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile of ``ordered`` (sorted ascending)."""
     index = max(0, min(len(ordered) - 1, int(share * len(ordered) + 0.999999) - 1))
     return ordered[index]
 
@@ -202,49 +244,97 @@ def build_report(
     }
     trend: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     weeks: set[str] = set()
-    replies: dict[str, list[tuple[Finding, float]]] = defaultdict(list)
+    replies: dict[str, list[_Reply]] = defaultdict(list)
     queue: list[Finding] = []
     abandoned: list[Finding] = []
     orphaned: list[Finding] = []
     waiting: list[Finding] = []
 
-    for f in report.findings:
-        started = f.started_us
-        in_window = started is None or (
-            (since_us is None or started >= since_us) and (until_us is None or started < until_us)
-        )
-        status = str(f.status)
-        if f.status in (Status.PENDING, Status.AT_RISK):
-            queue.append(f)
-        if f.status is not Status.NOT_APPLICABLE and _leaf(f).startswith("channel_activity"):
-            abandoned.append(f)  # a channel measured for activity: is it silent now?
-        if f.status is Status.BREACHED and _leaf(f).startswith("owner_assigned"):
-            orphaned.append(f)
+    # What a finding's rule is, worked out once per (commitment, deciding part) rather
+    # than once per finding: (channel activity, owner assigned, a turn rule).
+    kinds: dict[tuple[str, str | None], tuple[bool, bool, bool]] = {}
+    week_of_day: dict[int, str] = {}
+    status_drills: dict[tuple[str, str], _Drill] = {}
+    week_drills: dict[tuple[str, str], _Drill] = {}
+    make = FindingList.make
+    day_us = 86_400 * _US
+    # Raw outcome tuples (Outcome field order), not a Finding per finding: a Finding is
+    # built only for what the page lists.
+    for raw in _raw_findings(report.findings):
+        meta, _, _, _, o = raw
+        status, started, stopped = o[0], o[3], o[5]
+        commitment = meta.commitment
+        decided = o[11] if meta.composite else None
+        kind = kinds.get((commitment, decided))
+        if kind is None:
+            leaf = decided or meta.rule
+            kind = kinds[(commitment, decided)] = (
+                leaf.startswith("channel_activity"),
+                leaf.startswith("owner_assigned"),
+                leaf.startswith(_TURN_RULES),
+            )
+        is_channel, is_owner, is_turn = kind
+        if status == "pending" or status == "at_risk":
+            queue.append(make(*raw))
+        if is_channel and status != "not_applicable":
+            abandoned.append(make(*raw))  # a channel measured for activity: silent now?
+        if is_owner and status == "breached":
+            orphaned.append(make(*raw))
         if (
-            f.status in (Status.BREACHED, Status.AT_RISK, Status.PENDING)
-            and f.stopped_us is None
-            and (_leaf(f).startswith(_TURN_RULES) or f.what == "acknowledgement")
+            (status == "breached" or status == "at_risk" or status == "pending")
+            and stopped is None
+            and (is_turn or o[9] == "acknowledgement")
         ):
-            waiting.append(f)  # a stakeholder still waiting for our answer
-        if not in_window:
-            continue
-        counts[f.commitment][status] += 1
-        drill(f"{f.commitment}: {status}", "status", f.commitment, status).add(f, names)
-        if started is not None and f.status in (Status.MET, Status.BREACHED):
-            week = _week(started)
+            waiting.append(make(*raw))  # a stakeholder still waiting for our answer
+        if started is not None and (
+            (since_us is not None and started < since_us)
+            or (until_us is not None and started >= until_us)
+        ):
+            continue  # outside the window
+        counts[commitment][status] += 1
+        skey = (commitment, status)
+        listed = status_drills.get(skey)
+        if listed is None:
+            listed = status_drills[skey] = drill(
+                f"{commitment}: {status}", "status", commitment, status
+            )
+        listed.add_raw(raw, names)
+        if started is not None and (status == "met" or status == "breached"):
+            day = started // day_us
+            week = week_of_day.get(day)
+            if week is None:
+                week = week_of_day[day] = _week(started)
             weeks.add(week)
-            cell = trend[f.commitment].setdefault(week, {"met": 0, "breached": 0})
+            cell = trend[commitment].get(week)
+            if cell is None:
+                cell = trend[commitment][week] = {"met": 0, "breached": 0}
             cell[status] += 1
-            drill(f"{f.commitment}, week {week}", "week", f.commitment, week).add(f, names)
-        if f.stopped_us is not None and _leaf(f).startswith(_TURN_RULES):
-            replies[f.commitment].append((f, f.elapsed_us / _US))
+            wkey = (commitment, week)
+            listed = week_drills.get(wkey)
+            if listed is None:
+                listed = week_drills[wkey] = drill(
+                    f"{commitment}, week {week}", "week", commitment, week
+                )
+            listed.add_raw(raw, names)
+        if is_turn and stopped is not None:
+            evidence = o[8]
+            replies[commitment].append(
+                _Reply(
+                    raw[1],
+                    raw[3],
+                    raw[2],
+                    evidence[-1] if len(evidence) > 1 else None,
+                    o[6] / _US,
+                    raw,
+                )
+            )
 
     # -- response times by platform, channel and team member --------------------------
     # One commitment's reply clocks (the first in the policy that has any): several
     # commitments would count the same replies twice, on different calendars.
     measured = next((c.name for c in report.commitments if replies.get(c.name)), None)
     chosen = replies.get(measured, []) if measured is not None else []
-    reply_ids = {f.evidence[-1] for f, _ in chosen if len(f.evidence) > 1}
+    reply_ids = {r.reply_id for r in chosen if r.reply_id is not None}
     author_of: dict[str, str] = {}
     watched = {(f.platform, f.channel or f.subject) for f in abandoned}
     last_post: dict[tuple[str | None, str], _Post] = {}
@@ -275,38 +365,42 @@ def build_report(
         }
     distributions: dict[str, list[dict[str, Any]]] = {}
     for axis in ("platform", "channel", "team member"):
-        groups: dict[str, list[tuple[Finding, float]]] = defaultdict(list)
-        for pairs in [chosen]:
-            for f, seconds in pairs:
-                if axis == "platform":
-                    key = f.platform or "(none)"
-                elif axis == "channel":
-                    key = f.channel or "(none)"
-                else:
-                    author = author_of.get(f.evidence[-1]) if len(f.evidence) > 1 else None
-                    key = (
-                        handle_owner.get(author or "")
-                        or (
-                            owner_of.get((f.platform or "", f.conversation or ""))
-                            if author in members_of
-                            else None
-                        )
-                        or (author or "(unknown)")
+        groups: dict[str, list[_Reply]] = defaultdict(list)
+        for r in chosen:
+            if axis == "platform":
+                key = r.platform or "(none)"
+            elif axis == "channel":
+                key = r.channel or "(none)"
+            else:
+                author = author_of.get(r.reply_id) if r.reply_id is not None else None
+                key = (
+                    handle_owner.get(author or "")
+                    or (
+                        owner_of.get((r.platform or "", r.conversation or ""))
+                        if author in members_of
+                        else None
                     )
-                groups[key].append((f, seconds))
+                    or (author or "(unknown)")
+                )
+            groups[key].append(r)
         rows = []
         for key, pairs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:GROUP_CAP]:
-            values = [s for _, s in pairs]
+            values = [r.seconds for r in pairs]
+            ordered = sorted(values)
             d = drill(f"Response times, {axis} {key}", "rt", axis, key)
-            for f, _ in sorted(pairs, key=lambda p: -p[1]):
-                d.add(f, names)
+            # the slowest replies are listed (the first of equals first); all are counted
+            for index in heapq.nsmallest(
+                LIST_CAP, range(len(pairs)), key=lambda i: (-pairs[i].seconds, i)
+            ):
+                d.add_raw(pairs[index].raw, names)
+            d.total = len(pairs)
             rows.append(
                 {
                     "group": key,
                     "count": len(values),
-                    "median": format_duration(_percentile(values, 0.5)),
-                    "p90": format_duration(_percentile(values, 0.9)),
-                    "max": format_duration(max(values)),
+                    "median": format_duration(_percentile(ordered, 0.5)),
+                    "p90": format_duration(_percentile(ordered, 0.9)),
+                    "max": format_duration(ordered[-1]),
                     "seconds": values,
                     "drill": d.id,
                 }
@@ -541,9 +635,13 @@ def _label(value: object) -> str:
 
 
 def _svg(figure: Any) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    import matplotlib
     import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    # no date and fixed element ids: the same data gives the same page, byte for byte
+    with matplotlib.rc_context({"svg.hashsalt": "convokit"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
 
     plt.close(figure)
     text = buffer.getvalue()
