@@ -1,0 +1,153 @@
+"""The Spark engine against the local engine on generated support traffic.
+
+    python bench_spark.py build --conversations 100000 DIR   # DIR/store.db + DIR/dataset
+    python bench_spark.py local DIR                            # local check, JSON to DIR
+    python bench_spark.py spark DIR --master local[2]          # Spark check, JSON to DIR
+
+The data is ``benchmarks/bench_check.py``'s (about ten messages a conversation: 100k
+conversations are about 1M messages), the policy is ``convokit_core.testing.DEMO_POLICY``
+plus the bench's five commitments. Each run prints one JSON line with its timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+AS_OF = datetime(2024, 4, 15, tzinfo=UTC)
+
+POLICY = """
+[[commitment]]
+name = "first-reply"
+rule = "first_reply"
+within = "1h"
+
+[[commitment]]
+name = "next-reply"
+rule = "next_reply"
+within = "4h"
+
+[[commitment]]
+name = "complaints"
+rule = "follow_up"
+tags = ["complaint"]
+acknowledge_within = "30m"
+resolve_within = "2d"
+
+[[commitment]]
+name = "resolution"
+rule = "resolution_within"
+duration = "3d"
+"""
+
+
+def policy_file(directory: Path) -> Path:
+    from convokit_core.testing import DEMO_POLICY
+
+    path = directory / "policy.toml"
+    path.write_text(DEMO_POLICY + POLICY, encoding="utf-8")
+    return path
+
+
+def build(directory: Path, conversations: int) -> None:
+    import sqlite3
+
+    from bench_check import build as build_store  # type: ignore[import-not-found]
+    from dataset import export_sqlite  # type: ignore[import-not-found]
+
+    directory.mkdir(parents=True, exist_ok=True)
+    db = directory / "store.db"
+    t0 = time.perf_counter()
+    info = build_store(str(db), conversations, seed=1)
+    con = sqlite3.connect(db)
+    for c in ("acme", "acme_help", "acme_billing", "acme_quiet"):
+        con.execute(
+            "INSERT OR IGNORE INTO channels VALUES (?,?,?,?,?)",
+            ("twitter", c, c, 1_600_000_000_000_000, None),
+        )
+    con.commit()
+    con.close()
+    t1 = time.perf_counter()
+    export_sqlite(db, directory / "dataset")
+    t2 = time.perf_counter()
+    policy_file(directory)
+    print(json.dumps({"build": round(t1 - t0, 1), "export": round(t2 - t1, 1), **info}))
+
+
+def run_local(directory: Path) -> None:
+    from convokit_core import open_store
+    from convokit_core._policy._policyfile import load_policy
+    from convokit_core._policy._run import check
+    from convokit_core._report._reporters import render_json
+
+    policy = load_policy(directory / "policy.toml")
+    store = open_store(f"sqlite:///{directory / 'store.db'}")
+    t0 = time.perf_counter()
+    report = check(store, policy, as_of=AS_OF, engine="python", classifiers=[])
+    t1 = time.perf_counter()
+    with open(directory / "local.json", "w", encoding="utf-8") as out:
+        render_json(report, out)
+    store.close()
+    print(json.dumps({"engine": "python", "check": round(t1 - t0, 1), "findings": len(report.findings)}))
+
+
+def run_spark(directory: Path, master: str, partitions: int) -> None:
+    import attrs
+    from convokit_core._policy._policyfile import load_policy
+    from convokit_core._report._reporters import render_json
+    from convokit_spark import check_spark, spark_session
+
+    policy = load_policy(directory / "policy.toml")
+    t0 = time.perf_counter()
+    spark = spark_session(master=master, shuffle_partitions=partitions)
+    t1 = time.perf_counter()
+    result = check_spark(spark, str(directory / "dataset"), policy, as_of=AS_OF, classifiers=[])
+    report = result.report()
+    t2 = time.perf_counter()
+    report = attrs.evolve(report, store=f"sqlite:///{directory / 'store.db'}")
+    with open(directory / f"spark-{master}.json", "w", encoding="utf-8") as out:
+        render_json(report, out)
+    print(
+        json.dumps(
+            {
+                "engine": "spark",
+                "master": master,
+                "partitions": partitions,
+                "session": round(t1 - t0, 1),
+                "check": round(t2 - t1, 1),
+                "findings": len(report.findings),
+                "stages": result.timings,
+            }
+        )
+    )
+    spark.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["build", "local", "spark"])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--master", default=os.environ.get("SPARK_MASTER", "local[2]"))
+    parser.add_argument("--partitions", type=int, default=8)
+    args = parser.parse_args()
+    if args.what == "build":
+        build(args.dir, args.conversations)
+    elif args.what == "local":
+        run_local(args.dir)
+    else:
+        run_spark(args.dir, args.master, args.partitions)
+
+
+if __name__ == "__main__":
+    main()
