@@ -35,6 +35,13 @@ from ._http import (
 from ._io._csv import ColumnMapping, import_csv, load_mapping, read_csv
 from ._io._importer import ImportResult
 from ._io._jsonl import export_jsonl, import_jsonl, read_jsonl
+from ._io._parquet import (
+    DATASET_SCHEMAS,
+    DATASET_VERSION,
+    export_parquet,
+    import_parquet,
+    read_parquet,
+)
 from ._io._source import ImportSource
 from ._model import (
     Batch,
@@ -130,6 +137,8 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "DATASET_SCHEMAS",
+    "DATASET_VERSION",
     "AllOf",
     "AnyOf",
     "AsyncStore",
@@ -211,6 +220,7 @@ __all__ = [
     "check_url_scheme",
     "evaluate",
     "export_jsonl",
+    "export_parquet",
     "first_reply",
     "follow_up",
     "format_datetime",
@@ -219,6 +229,7 @@ __all__ = [
     "html_to_text",
     "import_csv",
     "import_jsonl",
+    "import_parquet",
     "load_config",
     "load_mapping",
     "load_policy",
@@ -238,6 +249,7 @@ __all__ = [
     "policy_from_config",
     "read_csv",
     "read_jsonl",
+    "read_parquet",
     "render_html",
     "resolution_within",
     "run_sync",

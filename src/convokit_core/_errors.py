@@ -65,9 +65,11 @@ class InvalidRecord(ConvokitError):
 
     Attributes:
         source: where the record came from (a file name, ``<stdin>``, a platform).
-        line: 1-based line number in ``source``, when known.
+        line: 1-based line number in ``source``, when known (a row number for a
+            Parquet file: ``unit`` says which).
         field: the offending field or column, when known.
         reason: what was wrong and what was expected.
+        unit: what ``line`` counts: ``"line"`` (text files) or ``"row"``.
     """
 
     def __init__(
@@ -77,26 +79,31 @@ class InvalidRecord(ConvokitError):
         source: str | None = None,
         line: int | None = None,
         field: str | None = None,
+        unit: str = "line",
     ) -> None:
         self.reason = reason
         self.source = source
         self.line = line
         self.field = field
+        self.unit = unit
         super().__init__(self._render())
 
-    def located(self, *, source: str | None = None, line: int | None = None) -> InvalidRecord:
+    def located(
+        self, *, source: str | None = None, line: int | None = None, unit: str | None = None
+    ) -> InvalidRecord:
         """Return a copy of this error with its location filled in."""
         return InvalidRecord(
             self.reason,
             source=source if source is not None else self.source,
             line=line if line is not None else self.line,
             field=self.field,
+            unit=unit if unit is not None else self.unit,
         )
 
     def _render(self) -> str:
         where = self.source or "<input>"
         if self.line is not None:
-            where += f", line {self.line}"
+            where += f", {self.unit} {self.line}"
         if self.field is not None:
             where += f", field {self.field!r}"
         return f"{where}: {self.reason}"

@@ -99,7 +99,7 @@ class _Buffers:
 
 def import_records(
     store: StorageBackend,
-    items: Iterable[tuple[int, Any]],
+    items: Iterable[tuple[Any, Any]],
     *,
     source: str,
     skip_invalid: bool = False,
@@ -107,6 +107,8 @@ def import_records(
 ) -> ImportResult:
     """Validate and write ``items`` — ``(line number, decoded JSON object)`` pairs, where
     the object may instead be an :class:`InvalidRecord` for a line that did not decode.
+    A location may also be a ``(source, number, unit)`` tuple, for inputs made of
+    several files (a Parquet dataset: ``(file, row, "row")``).
 
     The whole input is validated. Unless ``skip_invalid``, any invalid record makes the
     import raise :class:`InputError` listing every bad record, and nothing is written
@@ -173,7 +175,7 @@ def import_records(
                     continue
                 record = parse_record(obj)
             except InvalidRecord as exc:
-                errors.append(exc.located(source=source, line=line))
+                errors.append(_located(exc, source, line))
                 continue
             if isinstance(record, Message):
                 if track:
@@ -210,13 +212,23 @@ def import_records(
                 buffers.status.append(parse_status(obj, platform=only_platform))
                 counts["status"] += 1
             except InvalidRecord as exc:
-                errors.append(exc.located(source=source, line=line))
+                errors.append(_located(exc, source, line))
         flush(tx, force=True)
         if errors and not skip_invalid:
-            errors.sort(key=lambda e: e.line or 0)
+            errors.sort(key=_error_order)
             raise InputError(errors)
-    errors.sort(key=lambda e: e.line or 0)
+    errors.sort(key=_error_order)
     return ImportResult(counts=counts, derived_conversations=derived, skipped=tuple(errors))
+
+
+def _located(exc: InvalidRecord, source: str, line: Any) -> InvalidRecord:
+    if type(line) is tuple:
+        return exc.located(source=line[0], line=line[1], unit=line[2])
+    return exc.located(source=source, line=line)
+
+
+def _error_order(error: InvalidRecord) -> tuple[str, int]:
+    return (error.source or "", error.line or 0)
 
 
 def _row(v: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -267,14 +279,11 @@ def _resolve_pending(
         if conversation is None:
             for k in chain:
                 line = pending[k][0]
-                errors.append(
-                    InvalidRecord(
-                        "reply chain loops back on itself; give the messages a conversation",
-                        source=source,
-                        line=line,
-                        field="in_reply_to",
-                    )
+                loop = InvalidRecord(
+                    "reply chain loops back on itself; give the messages a conversation",
+                    field="in_reply_to",
                 )
+                errors.append(_located(loop, source, line))
                 resolved[k] = ""
             continue
         for k in chain:

@@ -1,4 +1,4 @@
-"""Built-in plugin: the ``jsonl``, ``csv`` and ``convokit-corpus`` import formats
+"""Built-in plugin: the ``jsonl``, ``csv``, ``convokit-corpus`` and ``parquet`` import formats
 (registered through ``register_importers``, like a plugin's), ``convokit import`` and
 ``convokit export``."""
 
@@ -22,6 +22,7 @@ from ._corpus import CORPUS_OPTIONS, read_convokit_corpus
 from ._csv import load_mapping, read_csv
 from ._importer import ImportResult, import_records
 from ._jsonl import export_jsonl, read_jsonl
+from ._parquet import export_parquet, is_dataset, read_parquet
 from ._source import ImportSource
 
 __all__ = ["default_format", "import_with", "register_commands", "register_importers"]
@@ -55,6 +56,11 @@ def _corpus(source: ImportSource) -> Iterator[tuple[int, Any]]:
     return read_convokit_corpus(directory, source.options)
 
 
+def _parquet(source: ImportSource) -> Iterator[tuple[Any, Any]]:
+    _no_options(source, "parquet")
+    return read_parquet(source.require_path("a Parquet dataset directory"))
+
+
 @hookimpl
 def register_importers(register: Callable[..., None]) -> None:
     register("jsonl", _jsonl, description="the JSONL interchange format (default)")
@@ -65,12 +71,20 @@ def register_importers(register: Callable[..., None]) -> None:
         description="a ConvoKit corpus directory (utterances.jsonl, speakers.json); "
         f"options: {', '.join(CORPUS_OPTIONS)}",
     )
+    register(
+        "parquet",
+        _parquet,
+        description="a Parquet dataset directory (convokit export --format parquet)",
+    )
 
 
 def default_format(argument: str) -> str:
-    """``csv`` for ``*.csv``, ``convokit-corpus`` for a corpus directory, else ``jsonl``."""
+    """``csv`` for ``*.csv``, ``convokit-corpus`` for a corpus directory, ``parquet`` for
+    a Parquet dataset directory, else ``jsonl``."""
     if argument.lower().endswith(".csv"):
         return "csv"
+    if argument != "-" and is_dataset(argument):
+        return "parquet"
     if argument != "-" and (Path(argument) / "utterances.jsonl").is_file():
         return "convokit-corpus"
     return "jsonl"
@@ -144,9 +158,9 @@ def register_commands(cli: click.Group) -> None:
         "--format",
         "fmt",
         metavar="FORMAT",
-        help="Input format: jsonl, csv, convokit-corpus or a plugin's (convokit plugins "
-        "lists them) [default: csv for *.csv, convokit-corpus for a corpus directory, "
-        "else jsonl].",
+        help="Input format: jsonl, csv, convokit-corpus, parquet or a plugin's (convokit "
+        "plugins lists them) [default: csv for *.csv, convokit-corpus for a corpus "
+        "directory, parquet for a dataset directory, else jsonl].",
     )
     @click.option(
         "--mapping",
@@ -207,21 +221,35 @@ def register_commands(cli: click.Group) -> None:
 
     @cli.command("export")
     @click.option(
-        "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True
+        "--format",
+        "fmt",
+        type=click.Choice(["jsonl", "parquet"]),
+        default="jsonl",
+        show_default=True,
+        help="jsonl: one file (or standard output); parquet: a dataset directory (-o DIR).",
     )
     @click.option(
-        "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output."
+        "-o",
+        "--output",
+        metavar="FILE|DIR",
+        help="Write to FILE instead of standard output; with --format parquet, the new "
+        "directory DIR (required; an existing non-empty directory is refused).",
     )
     @pass_state
     def export_command(state: CliState, fmt: str, output: str | None) -> None:
         """Write the whole store out (round-trip exact: export → import → export is stable)."""
+        if fmt == "parquet" and output in (None, "-"):
+            raise click.UsageError("--format parquet writes a directory: give -o DIR")
         store = state.open_store(create=False)
         try:
-            with (
-                progress("Exporting", unit="records", quiet=state.quiet) as advance,
-                atomic_output(output) as stream,
-            ):
-                count = export_jsonl(store, stream, advance=advance)
+            with progress("Exporting", unit="records", quiet=state.quiet) as advance:
+                if fmt == "parquet":
+                    assert output is not None
+                    rows = export_parquet(store, output, advance=advance)
+                    count = sum(rows.values())
+                else:
+                    with atomic_output(output) as stream:
+                        count = export_jsonl(store, stream, advance=advance)
         finally:
             store.close()
         if output not in (None, "-"):
