@@ -22,7 +22,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(HERE.parent / "tests"))
 
 AS_OF = datetime(2024, 4, 15, tzinfo=UTC)
 
@@ -63,7 +62,7 @@ def build(directory: Path, conversations: int) -> None:
     import sqlite3
 
     from bench_check import build as build_store  # type: ignore[import-not-found]
-    from dataset import export_sqlite  # type: ignore[import-not-found]
+    from sqlite_dataset import export_sqlite  # type: ignore[import-not-found]
 
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "store.db"

@@ -1,6 +1,7 @@
-"""A test-only writer of the Parquet dataset contract (``convokit export --format
-parquet``), straight from a SQLite store file: the Spark engine's tests and benchmarks
-build their inputs with it until ``convokit_core.export_parquet`` is available."""
+"""A benchmark-only writer of the Parquet dataset layout (docs/parquet.md) straight from
+a SQLite store file, several times faster than ``convokit export --format parquet``
+(which goes through the store's public iterators): it builds the 1M and 10M message
+inputs of the benchmark. The tests use ``convokit_core.export_parquet``."""
 
 from __future__ import annotations
 
