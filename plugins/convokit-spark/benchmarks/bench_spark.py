@@ -100,7 +100,7 @@ def run_local(directory: Path) -> None:
     print(json.dumps({"engine": "python", "check": round(t1 - t0, 1), "findings": len(report.findings)}))
 
 
-def run_spark(directory: Path, master: str, partitions: int) -> None:
+def run_spark(directory: Path, master: str, partitions: int, write_json: bool) -> None:
     import attrs
     from convokit_core._policy._policyfile import load_policy
     from convokit_core._report._reporters import render_json
@@ -114,8 +114,9 @@ def run_spark(directory: Path, master: str, partitions: int) -> None:
     report = result.report()
     t2 = time.perf_counter()
     report = attrs.evolve(report, store=f"sqlite:///{directory / 'store.db'}")
-    with open(directory / f"spark-{master}.json", "w", encoding="utf-8") as out:
-        render_json(report, out)
+    if write_json:
+        with open(directory / f"spark-{master}.json", "w", encoding="utf-8") as out:
+            render_json(report, out)
     print(
         json.dumps(
             {
@@ -125,7 +126,8 @@ def run_spark(directory: Path, master: str, partitions: int) -> None:
                 "session": round(t1 - t0, 1),
                 "check": round(t2 - t1, 1),
                 "findings": len(report.findings),
-                "stages": result.timings,
+                "conversations": result.conversations,
+                "report": result.timings,
             }
         )
     )
@@ -139,13 +141,14 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--master", default=os.environ.get("SPARK_MASTER", "local[2]"))
     parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--no-json", action="store_true", help="do not write the JSON report")
     args = parser.parse_args()
     if args.what == "build":
         build(args.dir, args.conversations)
     elif args.what == "local":
         run_local(args.dir)
     else:
-        run_spark(args.dir, args.master, args.partitions)
+        run_spark(args.dir, args.master, args.partitions, not args.no_json)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,8 @@ def spark_session(
         "spark.sql.shuffle.partitions": str(shuffle_partitions or 8),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # the report collects every kept finding on the driver
+        "spark.driver.maxResultSize": "0",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={_log4j()}",
     }
     for item in os.environ.get("CONVOKIT_SPARK_CONF", "").split():
