@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
 from convokit_core import Channel, ConfigError, ConvokitError, TeamMember
 from convokit_core._policy._evaluate import Classifier, Commitment, Evaluation, _resolve_as_of
 from convokit_core._policy._findings import CheckReport, CommitmentSummary, FindingList
@@ -303,12 +304,20 @@ class SparkCheck:
         run.conversations = sum(stats.column("n").to_pylist())
         kept = table.filter(pc.equal(rows, OUTCOME))
         per_conv = kept.filter(pc.is_valid(kept.column("conversation"))).sort_by(
-            [("platform", "ascending"), ("conversation", "ascending"), ("meta", "ascending"),
-             ("pos", "ascending")]
+            [
+                ("platform", "ascending"),
+                ("conversation", "ascending"),
+                ("meta", "ascending"),
+                ("pos", "ascending"),
+            ]
         )
         per_chan = kept.filter(pc.is_null(kept.column("conversation"))).sort_by(
-            [("meta", "ascending"), ("platform", "ascending"), ("channel", "ascending"),
-             ("pos", "ascending")]
+            [
+                ("meta", "ascending"),
+                ("platform", "ascending"),
+                ("channel", "ascending"),
+                ("pos", "ascending"),
+            ]
         )
         findings = FindingList(run.metas)
         for part in (per_conv, per_chan):
@@ -330,7 +339,7 @@ class SparkCheck:
         """Conversations evaluated (after :meth:`report`)."""
         return self._run.conversations
 
-    def write(self, path: str, format: str = "parquet") -> None:  # noqa: A002 - Spark's word
+    def write(self, path: str, format: str = "parquet") -> None:
         """Write the findings (in order) to ``path/findings`` as Parquet or JSON lines,
         and the report's header and per-commitment summaries to ``path/commitments``
         (JSON lines: ``as_of``, then one summary per line as in the JSON report)."""
