@@ -97,14 +97,19 @@ def run_local(directory: Path) -> None:
     with open(directory / "local.json", "w", encoding="utf-8") as out:
         render_json(report, out)
     store.close()
-    print(json.dumps({"engine": "python", "check": round(t1 - t0, 1), "findings": len(report.findings)}))
+    print(
+        json.dumps(
+            {"engine": "python", "check": round(t1 - t0, 1), "findings": len(report.findings)}
+        )
+    )
 
 
 def run_spark(directory: Path, master: str, partitions: int, write_json: bool) -> None:
     import attrs
+    from convokit_spark import check_spark, spark_session
+
     from convokit_core._policy._policyfile import load_policy
     from convokit_core._report._reporters import render_json
-    from convokit_spark import check_spark, spark_session
 
     policy = load_policy(directory / "policy.toml")
     t0 = time.perf_counter()

@@ -350,9 +350,7 @@ def conversation_outcomes(
         classifiers=classifiers,
     )
     rows = _Rows(indices)
-    threads = read_threads(
-        batches, as_of_us=run.as_of_us, kinds=kinds, with_channels=with_channels
-    )
+    threads = read_threads(batches, as_of_us=run.as_of_us, kinds=kinds, with_channels=with_channels)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -370,7 +368,7 @@ def conversation_outcomes(
                     for m in thread.messages:
                         touched.add(m[6] or thread.channel_id)
                     touched.discard(None)
-                    found = {bucket_of(thread.platform, c, route_buckets) for c in touched}
+                    found = {bucket_of(thread.platform, c, route_buckets) for c in touched if c}
                     for b in sorted(found):
                         rows.other(ROUTE, None, b, platform=thread.platform, conversation=thread.id)
             if rows.size >= _FLUSH:
