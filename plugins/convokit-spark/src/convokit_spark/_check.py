@@ -17,7 +17,9 @@ import logging
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,11 +137,20 @@ def spark_session(
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        spark = builder.getOrCreate()
+        with _quiet():
+            spark = builder.getOrCreate()
     except Exception as exc:
         raise SparkUnavailable(f"Spark did not start: {type(exc).__name__}: {exc}") from exc
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """PySpark warns about pandas versions although convokit never uses pandas."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        yield
 
 
 def _log4j() -> str:
@@ -269,7 +280,8 @@ class SparkCheck:
                 ]
                 yield pa.RecordBatch.from_pylist(out, schema=schema)
 
-        self.findings = ordered.mapInArrow(to_json, FINDING_DDL)
+        with _quiet():
+            self.findings = ordered.mapInArrow(to_json, FINDING_DDL)
         self.timings: dict[str, float] = {}
 
     def report(self) -> CheckReport:
@@ -603,11 +615,12 @@ def check_spark(
         )
 
     stream = _row_stream(spark, dataset, run.as_of_us, with_tags=with_tags, with_text=with_text)
-    first = (
-        stream.repartition(nparts, "platform", "conversation_id")
-        .sortWithinPartitions(*_SORT)
-        .mapInArrow(stage1, _OUTCOME_DDL)
-    )
+    with _quiet():
+        first = (
+            stream.repartition(nparts, "platform", "conversation_id")
+            .sortWithinPartitions(*_SORT)
+            .mapInArrow(stage1, _OUTCOME_DDL)
+        )
     if chan_idx:
         first = first.persist()
 
@@ -642,11 +655,12 @@ def check_spark(
             F.lit(MARKER).alias("kind"),
         )
         routed = stream.join(routes, ["platform", "conversation_id"]).unionByName(markers)
-        second = (
-            routed.repartition(nparts, "bucket")
-            .sortWithinPartitions("bucket", *_SORT)
-            .mapInArrow(stage2, _OUTCOME_DDL)
-        )
+        with _quiet():
+            second = (
+                routed.repartition(nparts, "bucket")
+                .sortWithinPartitions("bucket", *_SORT)
+                .mapInArrow(stage2, _OUTCOME_DDL)
+            )
         outcomes = first.where(F.col("row") != ROUTE).unionByName(second)
     else:
         outcomes = first
