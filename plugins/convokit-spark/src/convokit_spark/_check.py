@@ -520,6 +520,17 @@ def _row_stream(
 
 _SORT = ("platform", "conversation_id", "kind", "at", "id", "status")
 
+#: Messages per partition that :func:`default_partitions` aims at.
+MESSAGES_PER_PARTITION = 500_000
+
+
+def default_partitions(spark: Any, manifest: dict[str, Any]) -> int:
+    """Partitions of each stage: one per :data:`MESSAGES_PER_PARTITION` messages of the
+    manifest, and at least Spark's default parallelism (every core busy)."""
+    rows = manifest.get("tables", {}).get("messages", {}).get("rows", 0)
+    wanted = -(-int(rows or 0) // MESSAGES_PER_PARTITION)
+    return max(int(spark.sparkContext.defaultParallelism), wanted, 1)
+
 
 def check_spark(
     spark: Any,
@@ -540,7 +551,7 @@ def check_spark(
     :meth:`SparkCheck.write`. ``classifiers`` default to those the policy names (all
     registered ones when it names none); they, the calendars and the team ship to the
     executors with the evaluation. ``partitions``: Spark partitions of each stage
-    (default ``spark.sql.shuffle.partitions``).
+    (default: :func:`default_partitions`).
     """
     from pyspark.sql import functions as F
 
@@ -550,8 +561,8 @@ def check_spark(
 
         classifiers = resolve_classifiers(names)
     as_of_dt = _resolve_as_of(as_of)
-    read_manifest(spark, dataset)
-    nparts = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
+    manifest = read_manifest(spark, dataset)
+    nparts = partitions or default_partitions(spark, manifest)
 
     team = [
         TeamMember(
