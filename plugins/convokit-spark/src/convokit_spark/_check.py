@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -424,29 +425,35 @@ def _outcome(r: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _fill(findings: FindingList, table: pa.Table) -> None:
+    """Add the sorted outcome rows of ``table`` to ``findings``, one block per run of
+    rows with the same (commitment, platform, conversation, channel)."""
+    import pyarrow.compute as pc
+
     names = [
         "status", "subject_kind", "subject", "started", "deadline", "stopped", "elapsed",
         "limit", "evidence", "what", "note", "rule",
     ]  # fmt: skip
-    for batch in table.to_batches(max_chunksize=100_000):
+    keys = ("meta", "platform", "conversation", "channel")
+    for batch in table.to_batches(max_chunksize=200_000):
+        n = batch.num_rows
+        if not n:
+            continue
+        change = None
+        for name in keys:
+            col = batch.column(name)
+            col = pc.fill_null(col, -1 if name == "meta" else "\x00")
+            diff = pc.not_equal(col.slice(1), col.slice(0, n - 1))
+            change = diff if change is None else pc.or_(change, diff)
+        assert change is not None
+        starts = [0, *(i + 1 for i in pc.indices_nonzero(change).to_pylist()), n]
         metas = batch.column("meta").to_pylist()
         platforms = batch.column("platform").to_pylist()
         conversations = batch.column("conversation").to_pylist()
         channels = batch.column("channel").to_pylist()
-        cols = [batch.column(n).to_pylist() for n in names]
-        cols[8] = [tuple(e) if e else () for e in cols[8]]
-        block: list[Any] = []
-        key: tuple[Any, ...] | None = None
-        for i, outcome in enumerate(zip(*cols, strict=True)):
-            this = (metas[i], platforms[i], conversations[i], channels[i])
-            if this != key:
-                if block and key is not None:
-                    findings.add_block(key[0], key[1], key[2], key[3], block)
-                block = []
-                key = this
-            block.append(outcome)
-        if block and key is not None:
-            findings.add_block(key[0], key[1], key[2], key[3], block)
+        outcomes = list(zip(*[batch.column(c).to_pylist() for c in names], strict=True))
+        add = findings.add_block
+        for a, b in pairwise(starts):
+            add(metas[a], platforms[a], conversations[a], channels[a], outcomes[a:b])
 
 
 def _null(name: str, kind: str) -> Any:
