@@ -139,9 +139,54 @@ def run_spark(directory: Path, master: str, partitions: int, write_json: bool) -
     spark.stop()
 
 
+def run_breakdown(directory: Path, master: str, partitions: int) -> None:
+    """Where the time goes: Spark alone (read, shuffle, sort, an identity mapInArrow),
+    stage 1 alone (the policy without its channel-level rule), then the whole policy."""
+    import pyarrow as pa
+    from convokit_spark import check_spark, spark_session
+    from convokit_spark._check import _SORT, _row_stream
+
+    from convokit_core._policy._policyfile import load_policy
+
+    policy = load_policy(directory / "policy.toml")
+    spark = spark_session(master=master, shuffle_partitions=partitions)
+    dataset = str(directory / "dataset")
+    as_of_us = int(AS_OF.timestamp() * 1_000_000)
+    out: dict[str, object] = {"master": master, "partitions": partitions}
+    for name, text in (("scan, shuffle, sort (no Python)", False), ("+ Arrow to Python", True)):
+        stream = _row_stream(spark, dataset, as_of_us, with_tags=True, with_text=False)
+        df = stream.repartition(partitions, "platform", "conversation_id").sortWithinPartitions(
+            *_SORT
+        )
+        if text:
+
+            def count(batches: object) -> object:
+                n = 0
+                for b in batches:  # type: ignore[attr-defined]
+                    n += len(b.column(0).to_pylist())
+                yield pa.RecordBatch.from_pylist([{"n": n}])
+
+            df = df.mapInArrow(count, "n bigint")
+        t0 = time.perf_counter()
+        df.count() if not text else df.collect()
+        out[name] = round(time.perf_counter() - t0, 1)
+    conv_only = [c for c in policy.commitments if c.rule.level != "channel"]
+    for name, commitments in (("stage 1 only", conv_only), ("both stages", policy.commitments)):
+        t0 = time.perf_counter()
+        result = check_spark(
+            spark, dataset, commitments, as_of=AS_OF, classifiers=[], partitions=partitions
+        )
+        result.report()
+        out[name] = round(time.perf_counter() - t0, 1)
+        out[name + " (report)"] = result.timings
+        result.outcomes.unpersist()
+    print(json.dumps(out))
+    spark.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["build", "local", "spark"])
+    parser.add_argument("what", choices=["build", "local", "spark", "breakdown"])
     parser.add_argument("dir", type=Path)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--master", default=os.environ.get("SPARK_MASTER", "local[2]"))
@@ -152,6 +197,8 @@ def main() -> None:
         build(args.dir, args.conversations)
     elif args.what == "local":
         run_local(args.dir)
+    elif args.what == "breakdown":
+        run_breakdown(args.dir, args.master, args.partitions)
     else:
         run_spark(args.dir, args.master, args.partitions, not args.no_json)
 
