@@ -103,7 +103,8 @@ def spark_session(
 
     ``master`` defaults to ``$SPARK_MASTER``, else ``local[2]``; Python workers run the
     interpreter convokit runs in (``spark.pyspark.python = sys.executable``); the UI is
-    off and Spark's own logging is quiet. ``$CONVOKIT_SPARK_CONF`` adds settings, as
+    off and Spark's own logging is quiet; a local master gets 4g of driver memory.
+    ``$CONVOKIT_SPARK_CONF`` adds settings, as
     whitespace-separated ``key=value`` pairs (``spark.executor.memory=8g …``); ``conf``
     adds more.
     """
@@ -125,6 +126,10 @@ def spark_session(
         "spark.driver.maxResultSize": "0",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={_log4j()}",
     }
+    chosen = master or os.environ.get("SPARK_MASTER") or "local[2]"
+    if chosen.startswith("local"):
+        # executors live in the driver JVM; Spark's 1g default runs out at 1M messages
+        settings["spark.driver.memory"] = "4g"
     for item in os.environ.get("CONVOKIT_SPARK_CONF", "").split():
         key, sep, value = item.partition("=")
         if not sep:
@@ -132,9 +137,7 @@ def spark_session(
         settings[key] = value
     settings.update(conf or {})
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.master(
-        master or os.environ.get("SPARK_MASTER") or "local[2]"
-    ).appName("convokit")
+    builder = SparkSession.builder.master(chosen).appName("convokit")
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
