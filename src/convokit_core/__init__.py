@@ -8,6 +8,8 @@ private. :mod:`convokit_core.protocols`, :mod:`convokit_core.hookspecs` and
 import logging as _logging
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._async import AsyncStore, acheck, aexport, aimport, aopen_store
 from ._cli import CliState, pass_state
@@ -35,13 +37,6 @@ from ._http import (
 from ._io._csv import ColumnMapping, import_csv, load_mapping, read_csv
 from ._io._importer import ImportResult
 from ._io._jsonl import export_jsonl, import_jsonl, read_jsonl
-from ._io._parquet import (
-    DATASET_SCHEMAS,
-    DATASET_VERSION,
-    export_parquet,
-    import_parquet,
-    read_parquet,
-)
 from ._io._source import ImportSource
 from ._model import (
     Batch,
@@ -258,3 +253,32 @@ __all__ = [
     "sync_adapter",
     "walk_newest_first",
 ]
+
+if _TYPE_CHECKING:
+    from ._io._parquet import (
+        DATASET_SCHEMAS,
+        DATASET_VERSION,
+        export_parquet,
+        import_parquet,
+        read_parquet,
+    )
+
+# The Parquet names import pyarrow (about 0.4 s), so they load on first use: a
+# ``convokit`` command that never touches Parquet does not pay for it.
+_LAZY = {
+    "DATASET_SCHEMAS",
+    "DATASET_VERSION",
+    "export_parquet",
+    "import_parquet",
+    "read_parquet",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        from ._io import _parquet
+
+        value = getattr(_parquet, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

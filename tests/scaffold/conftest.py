@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -13,7 +14,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # What the core needs, what the kits need, and the type checker the project pins.
-DEPENDENCIES = ("attrs", "pluggy", "click", "rich", "httpx", "holidays", "pytest", "respx")
+# The core's own dependencies, as its pyproject.toml names them (so this list never
+# drifts), plus what the generated plugin's tests run with.
+DEPENDENCIES = (
+    *tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"
+    ],
+    "pytest",
+    "respx",
+)
 TOOLS = ("mypy==2.4.1", "hatchling", "editables")
 _OFFLINE = ("No matching distribution", "Could not find a version", "NewConnectionError")
 

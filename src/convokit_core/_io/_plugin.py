@@ -22,7 +22,6 @@ from ._corpus import CORPUS_OPTIONS, read_convokit_corpus
 from ._csv import load_mapping, read_csv
 from ._importer import ImportResult, import_records
 from ._jsonl import export_jsonl, read_jsonl
-from ._parquet import export_parquet, is_dataset, read_parquet
 from ._source import ImportSource
 
 __all__ = ["default_format", "import_with", "register_commands", "register_importers"]
@@ -57,8 +56,14 @@ def _corpus(source: ImportSource) -> Iterator[tuple[int, Any]]:
 
 
 def _parquet(source: ImportSource) -> Iterator[tuple[Any, Any]]:
+    from ._parquet import read_parquet  # pyarrow is imported only when used
+
     _no_options(source, "parquet")
     return read_parquet(source.require_path("a Parquet dataset directory"))
+
+
+#: The manifest of a Parquet dataset (``_parquet.MANIFEST``, without importing pyarrow).
+_MANIFEST = "convokit-dataset.json"
 
 
 @hookimpl
@@ -83,7 +88,7 @@ def default_format(argument: str) -> str:
     a Parquet dataset directory, else ``jsonl``."""
     if argument.lower().endswith(".csv"):
         return "csv"
-    if argument != "-" and is_dataset(argument):
+    if argument != "-" and (Path(argument) / _MANIFEST).is_file():
         return "parquet"
     if argument != "-" and (Path(argument) / "utterances.jsonl").is_file():
         return "convokit-corpus"
@@ -244,6 +249,8 @@ def register_commands(cli: click.Group) -> None:
         try:
             with progress("Exporting", unit="records", quiet=state.quiet) as advance:
                 if fmt == "parquet":
+                    from ._parquet import export_parquet
+
                     assert output is not None
                     rows = export_parquet(store, output, advance=advance)
                     count = sum(rows.values())
