@@ -54,7 +54,10 @@ def read_jsonl(
                     # errors="surrogateescape" (JSON escapes like "\ud800" are not seen here)
                     char = ord(line[exc.start])
                     if 0xDC80 <= char <= 0xDCFF:
-                        yield number, _not_utf8(bytes([char - 0xDC00]), 0, "invalid byte", exc.start)
+                        yield (
+                            number,
+                            _not_utf8(bytes([char - 0xDC00]), 0, "invalid byte", exc.start),
+                        )
                     else:
                         yield (
                             number,
@@ -69,7 +72,7 @@ def read_jsonl(
             if line[:1] == "{":
                 try:
                     obj, end = scan(line, 0)
-                except Exception:  # noqa: BLE001 - decoded again below, for the message
+                except Exception:  # decoded again below, for the message
                     pass
                 else:
                     size = len(line)
