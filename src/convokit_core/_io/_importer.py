@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from itertools import islice
-from operator import itemgetter
 from typing import Any
 
 import attrs
@@ -152,78 +150,67 @@ def import_records(
         fast_row = well_formed_message_row if fast_rows else _no_row
         add_platform = platforms.add
         fast_count = 0
-        iterator = iter(items)
-        while chunk := list(islice(iterator, batch_size)):
-            built = [fast_row(obj) for _, obj in chunk]
-            if all(built):  # the whole chunk is rows
+        for line, obj in items:
+            row = fast_row(obj)
+            if row is not None:
                 if track:
-                    conversation_of.update(((r[0], r[1]), r[2]) for r in built)
-                platforms.update(map(_first, built))
-                fast_count += len(built)
-                rows += built
+                    conversation_of[(row[0], row[1])] = row[2]
+                add_platform(row[0])
+                fast_count += 1
+                rows.append(row)
                 if len(rows) >= batch_size:
                     flush(tx)
                 continue
-            for (line, obj), row in zip(chunk, built, strict=True):
-                if row is not None:
+            try:
+                if isinstance(obj, InvalidRecord):
+                    raise obj
+                kind = record_type(obj)
+                if kind == "message" and obj.get("conversation"):
+                    values = message_values(obj)
                     if track:
-                        conversation_of[(row[0], row[1])] = row[2]
-                    add_platform(row[0])
-                    fast_count += 1
-                    rows.append(row)
-                    if len(rows) >= batch_size:
-                        flush(tx)
+                        conversation_of[(values[0], values[1])] = values[2]
+                    platforms.add(values[0])
+                    counts["message"] += 1
+                    if fast_rows:
+                        rows.append(_row(values))
+                        if len(rows) >= batch_size:
+                            flush(tx)
+                    else:
+                        buffers.messages.append(message_from_values(values))
+                        if len(buffers.messages) >= batch_size:
+                            flush(tx)
                     continue
-                try:
-                    if isinstance(obj, InvalidRecord):
-                        raise obj
-                    kind = record_type(obj)
-                    if kind == "message" and obj.get("conversation"):
-                        values = message_values(obj)
-                        if track:
-                            conversation_of[(values[0], values[1])] = values[2]
-                        platforms.add(values[0])
-                        counts["message"] += 1
-                        if fast_rows:
-                            rows.append(_row(values))
-                            if len(rows) >= batch_size:
-                                flush(tx)
-                        else:
-                            buffers.messages.append(message_from_values(values))
-                            if len(buffers.messages) >= batch_size:
-                                flush(tx)
-                        continue
-                    if kind == "message":
-                        msg = parse_message(obj, conversation=_PENDING)
-                        pending[(msg.platform, msg.id)] = (line, msg)
-                        platforms.add(msg.platform)
-                        continue
-                    if kind == "status" and not obj.get("platform"):
-                        parse_status(obj, platform=_PENDING)
-                        pending_status.append((line, obj))
-                        continue
-                    record = parse_record(obj)
-                except InvalidRecord as exc:
-                    errors.append(_located(exc, source, line))
+                if kind == "message":
+                    msg = parse_message(obj, conversation=_PENDING)
+                    pending[(msg.platform, msg.id)] = (line, msg)
+                    platforms.add(msg.platform)
                     continue
-                if isinstance(record, Message):
-                    if track:
-                        conversation_of[(record.platform, record.id)] = record.conversation_id
-                    platforms.add(record.platform)
-                    buffers.messages.append(record)
-                elif isinstance(record, Conversation):
-                    platforms.add(record.platform)
-                    buffers.conversations.append(record)
-                elif isinstance(record, StatusChange):
-                    buffers.status.append(record)
-                elif isinstance(record, Stakeholder):
-                    buffers.stakeholders.append(record)
-                elif isinstance(record, Channel):
-                    buffers.channels.append(record)
-                else:
-                    buffers.team.append(record)
-                counts[kind] += 1
-                flush(tx)
+                if kind == "status" and not obj.get("platform"):
+                    parse_status(obj, platform=_PENDING)
+                    pending_status.append((line, obj))
+                    continue
+                record = parse_record(obj)
+            except InvalidRecord as exc:
+                errors.append(_located(exc, source, line))
+                continue
+            if isinstance(record, Message):
+                if track:
+                    conversation_of[(record.platform, record.id)] = record.conversation_id
+                platforms.add(record.platform)
+                buffers.messages.append(record)
+            elif isinstance(record, Conversation):
+                platforms.add(record.platform)
+                buffers.conversations.append(record)
+            elif isinstance(record, StatusChange):
+                buffers.status.append(record)
+            elif isinstance(record, Stakeholder):
+                buffers.stakeholders.append(record)
+            elif isinstance(record, Channel):
+                buffers.channels.append(record)
+            else:
+                buffers.team.append(record)
+            counts[kind] += 1
+            flush(tx)
 
         counts["message"] += fast_count
         if lookup is not None and pending:
@@ -259,9 +246,6 @@ def _located(exc: InvalidRecord, source: str, line: Any) -> InvalidRecord:
 
 def _error_order(error: InvalidRecord) -> tuple[str, int]:
     return (error.source or "", error.line or 0)
-
-
-_first = itemgetter(0)
 
 
 def _no_row(obj: Any) -> None:

@@ -276,7 +276,7 @@ def well_formed_message_row(obj: Any) -> tuple[Any, ...] | None:
     object) returns ``None``, and the caller validates it the full way, which reports
     the error.
     """
-    if type(obj) is not dict or not _MESSAGE_KEYS.issuperset(obj):
+    if type(obj) is not dict or not obj.keys() <= _MESSAGE_KEYS:
         return None
     get = obj.get
     if get("type", "message") != "message":
