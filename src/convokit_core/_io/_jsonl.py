@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import json.scanner
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -32,9 +31,9 @@ def read_jsonl(
     """
     decoder = json.JSONDecoder()
     loads = decoder.decode
-    # The decoder's own scanner: a line that is one object from its first column up to
-    # an optional newline decodes to what ``loads`` gives, without its regex passes.
-    scan = json.scanner.make_scanner(decoder)
+    # The scanner ``loads`` itself runs: a line that is one object from its first column
+    # up to an optional newline decodes to the same value, without the whitespace passes.
+    scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
     number = 0
     try:
         for line in lines:
