@@ -76,9 +76,7 @@ ODD_VALUES = st.one_of(
     st.lists(st.text(max_size=3), max_size=3),
     st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
 )
-KEYS = st.sampled_from(
-    [*BASE, "type", "tags", "url", "edited_at", "unknown", "Text", "sent_at "]
-)
+KEYS = st.sampled_from([*BASE, "type", "tags", "url", "edited_at", "unknown", "Text", "sent_at "])
 
 
 def full_row(obj: Any) -> tuple[Any, ...] | None:
