@@ -29,70 +29,83 @@ def read_jsonl(
     A text stream that itself fails to decode (opened with strict errors) cannot be
     resumed: that raises :class:`InputError` naming the line.
     """
-    loads = json.JSONDecoder().decode
-    iterator = iter(lines)
+    decoder = json.JSONDecoder()
+    loads = decoder.decode
+    # The scanner ``loads`` itself runs: a line that is one object from its first column
+    # up to an optional newline decodes to the same value, without the whitespace passes.
+    scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
     number = 0
-    while True:
-        try:
-            line = next(iterator)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                [
-                    InvalidRecord(
-                        f"not UTF-8 text ({exc.reason}) at or after this line; the rest "
-                        "cannot be read (open the input in binary mode, or with "
-                        "errors='surrogateescape', to skip bad lines)",
-                        source=source,
-                        line=number + 1,
-                    )
-                ]
-            ) from None
-        number += 1
-        if isinstance(line, bytes):
-            raw = line
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield number, _not_utf8(raw, exc.start, exc.reason)
-                continue
-        elif not line.isascii():
-            try:
-                line.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                # a lone surrogate in the text itself: an undecodable byte under
-                # errors="surrogateescape" (JSON escapes like "\ud800" are not seen here)
-                char = ord(line[exc.start])
-                if 0xDC80 <= char <= 0xDCFF:
-                    yield number, _not_utf8(bytes([char - 0xDC00]), 0, "invalid byte", exc.start)
+    try:
+        for line in lines:
+            number += 1
+            if isinstance(line, bytes):
+                raw = line
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield number, _not_utf8(raw, exc.start, exc.reason)
+                    continue
+            elif not line.isascii():
+                try:
+                    line.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    # a lone surrogate in the text itself: an undecodable byte under
+                    # errors="surrogateescape" (JSON escapes like "\ud800" are not seen here)
+                    char = ord(line[exc.start])
+                    if 0xDC80 <= char <= 0xDCFF:
+                        yield (
+                            number,
+                            _not_utf8(bytes([char - 0xDC00]), 0, "invalid byte", exc.start),
+                        )
+                    else:
+                        yield (
+                            number,
+                            InvalidRecord(
+                                f"not valid Unicode text: lone surrogate U+{char:04X} at "
+                                f"column {exc.start + 1}"
+                            ),
+                        )
+                    continue
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]  # a byte order mark
+            if line[:1] == "{":
+                try:
+                    obj, end = scan(line, 0)
+                except Exception:  # decoded again below, for the message
+                    pass
                 else:
-                    yield (
-                        number,
-                        InvalidRecord(
-                            f"not valid Unicode text: lone surrogate U+{char:04X} at column "
-                            f"{exc.start + 1}"
-                        ),
-                    )
+                    size = len(line)
+                    if end == size or (end == size - 1 and line[end] == "\n"):
+                        yield number, obj
+                        continue
+            if not line.strip():
                 continue
-        if number == 1 and line.startswith("\ufeff"):
-            line = line[1:]  # a byte order mark
-        if not line.strip():
-            continue
-        try:
-            yield number, loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, InvalidRecord(f"invalid JSON: {exc.msg} (column {exc.colno})")
-        except RecursionError:
-            yield (
-                number,
+            try:
+                yield number, loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, InvalidRecord(f"invalid JSON: {exc.msg} (column {exc.colno})")
+            except RecursionError:
+                yield (
+                    number,
+                    InvalidRecord(
+                        "invalid record: JSON nested too deeply (records are flat objects "
+                        "whose values are at most lists or objects of strings)"
+                    ),
+                )
+            except ValueError as exc:  # e.g. an integer over 4,300 digits
+                yield number, InvalidRecord(f"invalid JSON value: {str(exc).split(';')[0]}")
+    except UnicodeDecodeError as exc:  # from the stream itself: it cannot be resumed
+        raise InputError(
+            [
                 InvalidRecord(
-                    "invalid record: JSON nested too deeply (records are flat objects whose "
-                    "values are at most lists or objects of strings)"
-                ),
-            )
-        except ValueError as exc:  # e.g. an integer over 4,300 digits
-            yield number, InvalidRecord(f"invalid JSON value: {str(exc).split(';')[0]}")
+                    f"not UTF-8 text ({exc.reason}) at or after this line; the rest "
+                    "cannot be read (open the input in binary mode, or with "
+                    "errors='surrogateescape', to skip bad lines)",
+                    source=source,
+                    line=number + 1,
+                )
+            ]
+        ) from None
 
 
 def _not_utf8(data: bytes, start: int, reason: str, column: int | None = None) -> InvalidRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .._errors import InvalidRecord
@@ -166,6 +166,7 @@ _VISIBILITIES = frozenset(v.value for v in Visibility)
 _fromiso = datetime.fromisoformat
 _MIN_TIME = MIN_TIMESTAMP
 _MAX_TIME = MAX_TIMESTAMP
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def message_values(obj: Mapping[str, Any], conversation: str | None = None) -> tuple[Any, ...]:
@@ -254,6 +255,99 @@ def message_values(obj: Mapping[str, Any], conversation: str | None = None) -> t
     return (
         platform, id_, conv, channel, author, direction, sent_at, reply, text, visibility,
         automated, tags, url, edited, deleted,
+    )  # fmt: skip
+
+
+_MESSAGE_KEYS = _KEY_SETS["message"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_MICROS = (MIN_TIMESTAMP - _EPOCH) // _MICROSECOND
+_MAX_MICROS = (MAX_TIMESTAMP - _EPOCH) // _MICROSECOND
+
+
+def well_formed_message_row(obj: Any) -> tuple[Any, ...] | None:
+    """The ``messages`` table row of a message object in the common, well-formed shape,
+    or ``None`` for anything else.
+
+    The import hot path. It accepts only what :func:`record_type` and
+    :func:`message_values` accept and gives the same row (the column order of
+    ``message_row`` in the SQLite store: timestamps as microseconds, booleans as 0/1):
+    a dict with known keys and a ``conversation``, string identifiers, a UTC timestamp,
+    no tags, ``url`` or ``edited_at``. Whatever it does not take (including every invalid
+    object) returns ``None``, and the caller validates it the full way, which reports
+    the error.
+    """
+    if type(obj) is not dict or not obj.keys() <= _MESSAGE_KEYS:
+        return None
+    get = obj.get
+    if get("type", "message") != "message":
+        return None
+    id_ = get("id")
+    platform = get("platform")
+    conv = get("conversation")
+    author = get("author")
+    channel = get("channel")
+    reply = get("in_reply_to")
+    if (
+        type(id_) is not str
+        or type(platform) is not str
+        or type(conv) is not str
+        or type(author) is not str
+        or not (id_ and platform and conv and author)
+    ):
+        return None
+    if channel is None:
+        ids = platform + id_ + conv + author
+    elif type(channel) is str and channel:
+        ids = platform + id_ + conv + author + channel
+    else:
+        return None
+    if reply is not None:
+        if type(reply) is not str or not reply:
+            return None
+        ids += reply
+    # The identifier limits (docs/limits.md): short ASCII without NUL cannot exceed them.
+    if len(ids) > 128 or not ids.isascii() or "\x00" in ids:
+        return None
+    direction = get("direction")
+    visibility = get("visibility", "public")
+    if type(direction) is not str or type(visibility) is not str:
+        return None
+    if direction not in _DIRECTIONS or visibility not in _VISIBILITIES:
+        return None
+    raw_sent = get("sent_at")
+    if type(raw_sent) is not str or len(raw_sent) > 64:
+        return None
+    try:
+        sent_at = _fromiso(raw_sent)
+    except ValueError:
+        return None
+    if sent_at.tzinfo is not UTC:
+        return None  # no zone, or an offset: converted (or reported) the full way
+    delta = sent_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if not _MIN_MICROS <= micros < _MAX_MICROS:
+        return None
+    text = get("text", "")
+    if type(text) is not str or "\x00" in text:
+        return None
+    if text.isascii():
+        if len(text) > MAX_TEXT_BYTES:
+            return None
+    else:
+        try:
+            if len(text.encode("utf-8")) > MAX_TEXT_BYTES:
+                return None
+        except UnicodeEncodeError:
+            return None  # a lone surrogate
+    automated = get("automated", False)
+    deleted = get("deleted", False)
+    if type(automated) is not bool or type(deleted) is not bool:
+        return None
+    if get("tags") or get("url") is not None or get("edited_at") is not None:
+        return None
+    return (
+        platform, id_, conv, channel, author, direction, micros, reply, text, visibility,
+        1 if automated else 0, None, None, None, 1 if deleted else 0,
     )  # fmt: skip
 
 

@@ -152,6 +152,9 @@ _UPSERT_MESSAGE = (
     "automated=excluded.automated, tags=excluded.tags, url=excluded.url, "
     "edited_at=excluded.edited_at, deleted=excluded.deleted"
 )
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 _UPSERT_CONVERSATION = (
     "INSERT INTO conversations VALUES (?,?,?,?,?,?,?) ON CONFLICT (platform, id) DO UPDATE SET "
     "channel_id=excluded.channel_id, stakeholder_id=excluded.stakeholder_id, "
@@ -312,6 +315,7 @@ def _is_readonly_error(exc: BaseException) -> bool:
 class _Writer:
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
+        self._plain_insert = True
 
     def write(self, batch: Batch) -> None:
         self._store._write_rows(batch)
@@ -339,8 +343,22 @@ class _Writer:
 
     def write_message_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Upsert pre-built ``messages`` rows (column order of :func:`message_row`);
-        the fast path of the importer."""
-        self._store._con.executemany(_UPSERT_MESSAGE, rows)
+        the fast path of the importer.
+
+        Rows go in with a plain ``INSERT`` (cheaper than the upsert) until one of them
+        meets a row with its key: that statement stops at the row (SQLite undoes only
+        that row), and the whole batch is written again with the upsert, as is every
+        later batch of the transaction. Upserting the rows already inserted again
+        writes the values they have, so the result is the upsert's, row for row.
+        """
+        con = self._store._con
+        if self._plain_insert:
+            try:
+                con.executemany(_INSERT_MESSAGE, rows)
+                return
+            except sqlite3.IntegrityError:
+                self._plain_insert = False
+        con.executemany(_UPSERT_MESSAGE, rows)
 
     def set_cursor(self, source: str, cursor: str) -> None:
         self._store._con.execute(
