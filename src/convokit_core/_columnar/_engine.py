@@ -69,7 +69,7 @@ class ColumnarEngine:
         classifiers: Sequence[Classifier],
         progress: Callable[[int], None] | None,
     ) -> CheckReport:
-        from .._policy._evaluate import Evaluation, check_commitments
+        from .._policy._evaluate import Evaluation, _young_gc_relaxed, check_commitments
         from .._storage._sqlite import SQLiteStore
 
         why = self.unsupported(commitments)
@@ -116,35 +116,36 @@ class ColumnarEngine:
             [run.keep is None or name in run.keep for name in STATUS_NAMES], dtype=bool
         )
         calendars: dict[int, CumulativeCalendar] = {}
-        con = source.connect_reader()
-        try:
-            for batch in batches(
-                con,
-                as_of_us=run.as_of_us,
-                kinds=kinds,
-                with_tags=run.uses_tags or run.needs_text,
-                with_text=run.needs_text,
-                batch_rows=BATCH_ROWS,
-            ):
-                checkpoint()
-                extra = _classify(batch, run.classifiers) if run.classifiers else None
-                state = BatchState(
-                    batch,
+        with _young_gc_relaxed():
+            con = source.connect_reader()
+            try:
+                for batch in batches(
+                    con,
                     as_of_us=run.as_of_us,
-                    strings=string,
-                    calendars=calendars,
-                    extra_tags=extra,
-                )
-                results = [
-                    evaluate_rule(c.rule, state, run.contexts[i])
-                    for i, c in enumerate(run.commitments)
-                ]
-                _collect(batch, results, run.counts, keep_codes, table, findings)
-                run.conversations += batch.n
-                if progress is not None:
-                    progress(batch.n)
-        finally:
-            con.close()
+                    kinds=kinds,
+                    with_tags=run.uses_tags or run.needs_text,
+                    with_text=run.needs_text,
+                    batch_rows=BATCH_ROWS,
+                ):
+                    checkpoint()
+                    extra = _classify(batch, run.classifiers) if run.classifiers else None
+                    state = BatchState(
+                        batch,
+                        as_of_us=run.as_of_us,
+                        strings=string,
+                        calendars=calendars,
+                        extra_tags=extra,
+                    )
+                    results = [
+                        evaluate_rule(c.rule, state, run.contexts[i])
+                        for i, c in enumerate(run.commitments)
+                    ]
+                    _collect(batch, results, run.counts, keep_codes, table, findings)
+                    run.conversations += batch.n
+                    if progress is not None:
+                        progress(batch.n)
+            finally:
+                con.close()
         return CheckReport(
             as_of=as_of,
             commitments=run.summaries(),

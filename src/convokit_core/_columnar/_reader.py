@@ -157,7 +157,8 @@ def _batches(
     record = next(records, None)
     status_row = next(statuses, None)
     later_row = next(later, None)
-    pending: list[list[Any]] = []  # fetched rows not yet in a batch (column lists)
+    # fetched chunks not yet in a batch: (ids, sent_at, flags, tags, texts)
+    pending: list[tuple[list[str], I64, npt.NDArray[np.int8], list[Any], list[Any]]] = []
     buffered = 0
     group = next(groups, None)
     while group is not None:
@@ -174,21 +175,33 @@ def _batches(
             rows = messages.fetchmany(_FETCH)
             if not rows:
                 raise RuntimeError("the store changed while it was read")  # pragma: no cover
-            pending.append([list(col) for col in zip(*rows, strict=True)])
+            cols = list(zip(*rows, strict=True))
+            pending.append(
+                (
+                    list(cols[0]),
+                    np.array(cols[1], dtype=np.int64),
+                    np.array(cols[2], dtype=np.int8),
+                    list(cols[3]) if with_tags else [],
+                    list(cols[-1]) if with_text else [],
+                )
+            )
             buffered += len(rows)
-        columns = [list(chain.from_iterable(p[i] for p in pending)) for i in range(len(pending[0]))]
-        rest = [col[need:] for col in columns]
-        pending = [rest] if rest[0] else []
+        ids = list(chain.from_iterable(p[0] for p in pending))
+        at = np.concatenate([p[1] for p in pending])
+        flags = np.concatenate([p[2] for p in pending])
+        tags = list(chain.from_iterable(p[3] for p in pending))
+        texts = list(chain.from_iterable(p[4] for p in pending))
         buffered -= need
-        batch.ids = columns[0][:need]
-        batch.at = np.array(columns[1][:need], dtype=np.int64)
-        batch.flags = np.array(columns[2][:need], dtype=np.int8)
-        col = 3
+        pending = (
+            [(ids[need:], at[need:], flags[need:], tags[need:], texts[need:])] if buffered else []
+        )
+        batch.ids = ids[:need] if buffered else ids
+        batch.at = at[:need]
+        batch.flags = flags[:need]
         if with_tags:
-            batch.tags = columns[col][:need]
-            col += 1
+            batch.tags = tags[:need]
         if with_text:
-            batch.texts = columns[col][:need]
+            batch.texts = texts[:need]
         batch.offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=batch.offsets[1:])
         batch.conv = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
