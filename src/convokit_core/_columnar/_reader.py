@@ -219,14 +219,14 @@ def _batches(
             has_later = later_row is not None and (later_row[0], later_row[1]) == key
             if record is not None and (record[0], record[1]) == key:
                 channel, stakeholder, owner, stored = record[2], record[3], record[4], record[5]
-                tags = tuple(json.loads(record[6])) if record[6] else ()
+                conv_tags: tuple[str, ...] = tuple(json.loads(record[6])) if record[6] else ()
             else:
                 channel, stakeholder = _derived(con, batch, k)
-                owner, stored, tags = None, "open", ()
+                owner, stored, conv_tags = None, "open", ()
             batch.channel.append(channel)
             batch.stakeholder.append(stakeholder)
             batch.owner.append(owner)
-            batch.conv_tags.append(tags)
+            batch.conv_tags.append(conv_tags)
             batch.history.append(history)
             if history:
                 batch.status.append(history[-1][1])
