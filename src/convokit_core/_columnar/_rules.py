@@ -355,6 +355,9 @@ def _combine(parts: Sequence[Rows], all_mode: bool, state: BatchState, label: in
     verdicts: list[I64] = []
     for p, rows in enumerate(parts):
         seen[rows.conv] = True
+        if not len(rows):
+            verdicts.append(np.full(n, -1, dtype=np.int64))
+            continue
         applicable = np.flatnonzero(rows.status != NOT_APPLICABLE)
         size = len(rows) + 1
         key = ALL_RANK[rows.status[applicable]] * size + applicable
