@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from itertools import groupby
+from itertools import pairwise, repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["ColumnarEngine"]
 
 log = logging.getLogger("convokit.policy")
+
+_KINDS = np.array(["conversation", "turn"], dtype=object)
+_STATUS_OBJECTS = np.array(STATUS_NAMES, dtype=object)
 
 #: Messages per batch (a batch always holds whole conversations).
 BATCH_ROWS = 65_536
@@ -219,52 +222,47 @@ def _collect(
     ids = batch.ids
     cids = batch.cid
     conv = rows.conv.tolist()
-    turn = rows.turn.tolist()
-    ev1 = rows.ev1.tolist()
-    ev2 = rows.ev2.tolist()
-    started = _optional(rows.started, rows.has_started)
-    deadline = _optional(rows.deadline, rows.has_deadline)
-    stopped = _optional(rows.stopped, rows.has_stopped)
-    limit = _optional(rows.limit, rows.has_limit)
-    outcomes = [
-        (
-            STATUS_NAMES[st],
-            "turn" if tn else "conversation",
-            f"{cids[c]}#{tn}" if tn else cids[c],
-            sa,
-            dl,
-            so,
-            el,
-            lm,
-            (ids[a], ids[b]) if b >= 0 else ((ids[a],) if a >= 0 else ()),
-            table[wh],
-            "",
-            table[lb],
-        )
-        for st, c, tn, sa, dl, so, el, lm, a, b, wh, lb in zip(
-            rows.status.tolist(),
-            conv,
-            turn,
-            started,
-            deadline,
-            stopped,
-            rows.elapsed.tolist(),
-            limit,
-            ev1,
-            ev2,
-            rows.what.tolist(),
-            rows.label.tolist(),
-            strict=True,
-        )
+    turn = rows.turn > 0
+    subjects = [cids[c] for c in conv]
+    for i in np.flatnonzero(turn).tolist():
+        subjects[i] = f"{subjects[i]}#{int(rows.turn[i])}"
+    kinds = _KINDS[turn.astype(np.int64)].tolist()
+    evidence: list[tuple[str, ...]] = [
+        (ids[a], ids[b]) for a, b in zip(rows.ev1.tolist(), rows.ev2.tolist(), strict=True)
     ]
-    keys = zip(conv, commitment.tolist(), strict=True)
-    position = 0
-    for (c, i), group in groupby(keys):
-        size = sum(1 for _ in group)
-        findings.add_block(
-            i, batch.platform[c], cids[c], batch.channel[c], outcomes[position : position + size]
+    if not bool((rows.ev2 >= 0).all()):
+        for i in np.flatnonzero(rows.ev2 < 0).tolist():
+            first = int(rows.ev1[i])
+            evidence[i] = (ids[first],) if first >= 0 else ()
+    strings = np.array(table, dtype=object)
+    outcomes = list(
+        zip(
+            _STATUS_OBJECTS[rows.status].tolist(),
+            kinds,
+            subjects,
+            _optional(rows.started, rows.has_started),
+            _optional(rows.deadline, rows.has_deadline),
+            _optional(rows.stopped, rows.has_stopped),
+            rows.elapsed.tolist(),
+            _optional(rows.limit, rows.has_limit),
+            evidence,
+            strings[rows.what].tolist(),
+            repeat("", len(rows)),
+            strings[rows.label].tolist(),
+            strict=False,
         )
-        position += size
+    )
+    # one block per conversation and commitment, as the python engine adds them
+    change = np.ones(len(rows), dtype=bool)
+    change[1:] = (rows.conv[1:] != rows.conv[:-1]) | (commitment[1:] != commitment[:-1])
+    bounds = np.flatnonzero(change).tolist()
+    bounds.append(len(rows))
+    which_commitment = commitment.tolist()
+    platforms, channels = batch.platform, batch.channel
+    add = findings.add_block
+    for lo, hi in pairwise(bounds):
+        c = conv[lo]
+        add(which_commitment[lo], platforms[c], cids[c], channels[c], outcomes[lo:hi])
 
 
 def _optional(values: Any, present: Any) -> list[int | None]:
