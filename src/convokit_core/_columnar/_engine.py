@@ -72,7 +72,12 @@ class ColumnarEngine:
         classifiers: Sequence[Classifier],
         progress: Callable[[int], None] | None,
     ) -> CheckReport:
-        from .._policy._evaluate import Evaluation, _young_gc_relaxed, check_commitments
+        from .._policy._evaluate import (
+            PROGRESS_EVERY,
+            Evaluation,
+            _young_gc_relaxed,
+            check_commitments,
+        )
         from .._storage._sqlite import SQLiteStore
 
         why = self.unsupported(commitments)
@@ -119,6 +124,7 @@ class ColumnarEngine:
             [run.keep is None or name in run.keep for name in STATUS_NAMES], dtype=bool
         )
         calendars: dict[int, CumulativeCalendar] = {}
+        unreported = 0  # conversations done, not yet reported (per PROGRESS_EVERY)
         with _young_gc_relaxed():
             con = source.connect_reader()
             try:
@@ -145,10 +151,14 @@ class ColumnarEngine:
                     ]
                     _collect(batch, results, run.counts, keep_codes, table, findings)
                     run.conversations += batch.n
-                    if progress is not None:
-                        progress(batch.n)
+                    unreported += batch.n
+                    while progress is not None and unreported >= PROGRESS_EVERY:
+                        progress(PROGRESS_EVERY)
+                        unreported -= PROGRESS_EVERY
             finally:
                 con.close()
+            if progress is not None and unreported:
+                progress(unreported)
         return CheckReport(
             as_of=as_of,
             commitments=run.summaries(),
