@@ -39,6 +39,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "convokit_core._storage._commands",
     "convokit_core._io._plugin",
     "convokit_core._policy._plugin",
+    "convokit_core._columnar._plugin",
     "convokit_core._report._plugin",
     "convokit_core._sync._plugin",
     "convokit_core._watch._plugin",

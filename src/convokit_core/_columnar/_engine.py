@@ -1,0 +1,282 @@
+"""The ``columnar`` engine: ``unsupported`` and ``check`` (the :class:`Engine` protocol)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from itertools import pairwise, repeat
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from .._calendars import Calendar
+from .._cancel import checkpoint
+from .._policy._facts import CountingPolicy
+from .._policy._findings import CheckReport, FindingList
+from ._calendar import CumulativeCalendar
+from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, batches
+from ._rows import STATUS_NAMES, Rows
+from ._rules import BatchState, evaluate_rule, unsupported_rule
+
+if TYPE_CHECKING:
+    from .._policy._evaluate import Classifier, Commitment
+
+__all__ = ["ColumnarEngine"]
+
+log = logging.getLogger("convokit.policy")
+
+_KINDS = np.array(["conversation", "turn"], dtype=object)
+_STATUS_OBJECTS = np.array(STATUS_NAMES, dtype=object)
+
+#: Messages per batch (a batch always holds whole conversations).
+BATCH_ROWS = 65_536
+
+
+class ColumnarEngine:
+    """Whole conversations in column batches; built-in reply rules vectorised.
+
+    Covers ``first_reply``, ``next_reply`` and ``max_silence`` (every counting policy,
+    ``pause_when``, ``warn_before``, business calendars), ``where``/``unless`` scopes
+    and ``all_of``/``any_of`` of those, on file-backed SQLite stores. Anything else is
+    refused by :meth:`unsupported` (``auto`` then runs the python engine); a store that
+    is not a SQLite file is handed to the python engine (the log says so).
+    """
+
+    reads: Literal["store", "dataset"] = "store"
+
+    def unsupported(self, commitments: Sequence[Commitment]) -> str | None:
+        for c in commitments:
+            rule = unsupported_rule(c.rule)
+            if rule is not None:
+                return f"commitment {c.name!r}: rule {rule!r} has no columnar form"
+            if type(c.calendar) is not Calendar:
+                return (
+                    f"commitment {c.name!r}: calendar type {type(c.calendar).__name__!r} "
+                    "has no columnar form"
+                )
+            if type(c.counting) is not CountingPolicy:
+                return (
+                    f"commitment {c.name!r}: counting policy {type(c.counting).__name__!r} "
+                    "has no columnar form"
+                )
+        return None
+
+    def check(
+        self,
+        source: Any,
+        commitments: Sequence[Commitment],
+        *,
+        as_of: datetime,
+        only: Collection[str] | None,
+        classifiers: Sequence[Classifier],
+        progress: Callable[[int], None] | None,
+    ) -> CheckReport:
+        from .._policy._evaluate import (
+            PROGRESS_EVERY,
+            Evaluation,
+            _young_gc_relaxed,
+            check_commitments,
+        )
+        from .._storage._sqlite import SQLiteStore
+
+        why = self.unsupported(commitments)
+        if why is not None:
+            from .._errors import ConfigError
+
+            raise ConfigError(f"--engine columnar: {why}")
+        if not isinstance(source, SQLiteStore) or source.path == ":memory:":
+            log.info(
+                "engine columnar: store %r is not a SQLite file; the python engine evaluates it",
+                getattr(source, "url", None),
+            )
+            return check_commitments(
+                source,
+                commitments,
+                as_of=as_of,
+                only=only,
+                classifiers=classifiers,
+                progress=progress,
+            )
+        run = Evaluation(
+            commitments,
+            as_of=as_of,
+            keep=only,
+            team=source.iter_team_members(),
+            channels=(),
+            classifiers=classifiers,
+        )
+        kinds: dict[str, str] = {}
+        if run.uses_stakeholders:
+            kinds = {s.id: str(s.kind) for s in source.iter_stakeholders()}
+        findings = FindingList(run.metas)
+        strings: dict[str, int] = {}
+        table: list[str] = []
+
+        def string(text: str) -> int:
+            found = strings.get(text)
+            if found is None:
+                found = strings[text] = len(table)
+                table.append(text)
+            return found
+
+        keep_codes = np.array(
+            [run.keep is None or name in run.keep for name in STATUS_NAMES], dtype=bool
+        )
+        calendars: dict[int, CumulativeCalendar] = {}
+        unreported = 0  # conversations done, not yet reported (per PROGRESS_EVERY)
+        with _young_gc_relaxed():
+            con = source.connect_reader()
+            try:
+                for batch in batches(
+                    con,
+                    as_of_us=run.as_of_us,
+                    kinds=kinds,
+                    with_tags=run.uses_tags or run.needs_text,
+                    with_text=run.needs_text,
+                    batch_rows=BATCH_ROWS,
+                ):
+                    checkpoint()
+                    extra = _classify(batch, run.classifiers) if run.classifiers else None
+                    state = BatchState(
+                        batch,
+                        as_of_us=run.as_of_us,
+                        strings=string,
+                        calendars=calendars,
+                        extra_tags=extra,
+                    )
+                    results = [
+                        evaluate_rule(c.rule, state, run.contexts[i])
+                        for i, c in enumerate(run.commitments)
+                    ]
+                    _collect(batch, results, run.counts, keep_codes, table, findings)
+                    run.conversations += batch.n
+                    unreported += batch.n
+                    while progress is not None and unreported >= PROGRESS_EVERY:
+                        progress(PROGRESS_EVERY)
+                        unreported -= PROGRESS_EVERY
+            finally:
+                con.close()
+            if progress is not None and unreported:
+                progress(unreported)
+        return CheckReport(
+            as_of=as_of,
+            commitments=run.summaries(),
+            findings=findings,
+            store=getattr(source, "url", None),
+            only=run.keep,
+        )
+
+
+def _classify(batch: ConvBatch, classifiers: Sequence[Classifier]) -> list[set[str]]:
+    """Tags the classifiers give the untagged inbound messages with a text, per
+    conversation (``classify_threads``: each classifier once for the batch)."""
+    from .._errors import ConfigError
+
+    found: list[set[str]] = [set() for _ in range(batch.n)]
+    assert batch.texts is not None
+    assert batch.tags is not None
+    texts, tags = batch.texts, batch.tags
+    inbound = (batch.flags & (F_OUTBOUND | F_OTHER)) == 0
+    where = [i for i in np.flatnonzero(inbound).tolist() if not tags[i] and texts[i]]
+    if not where:
+        return found
+    batch_texts = [texts[i] for i in where]
+    per_message: list[set[str]] = [set() for _ in where]
+    for classify in classifiers:
+        result = classify(batch_texts)
+        if len(result) != len(batch_texts):
+            raise ConfigError(
+                f"classifier {getattr(classify, '__name__', classify)!r} returned "
+                f"{len(result)} tag sets for {len(batch_texts)} texts"
+            )
+        for acc, new in zip(per_message, result, strict=True):
+            acc.update(new)
+    for i, acc in zip(where, per_message, strict=True):
+        found[int(batch.conv[i])].update(acc)
+    return found
+
+
+def _collect(
+    batch: ConvBatch,
+    results: Sequence[Rows],
+    counts: list[dict[str, int]],
+    keep_codes: np.ndarray[Any, np.dtype[np.bool_]],
+    table: list[str],
+    findings: FindingList,
+) -> None:
+    """Count every outcome; keep the kept ones as outcome tuples, conversation by
+    conversation and commitment by commitment (the python engine's order)."""
+    kept: list[Rows] = []
+    which: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+    for i, rows in enumerate(results):
+        tally = np.bincount(rows.status, minlength=len(STATUS_NAMES)).tolist()
+        for code, name in enumerate(STATUS_NAMES):
+            if tally[code]:
+                counts[i][name] += int(tally[code])
+        mask = keep_codes[rows.status]
+        if mask.all():
+            kept.append(rows)
+        elif mask.any():
+            kept.append(rows.take(mask))
+        else:
+            continue
+        which.append(np.full(len(kept[-1]), i, dtype=np.int64))
+    if not kept:
+        return
+    rows = Rows.concat(kept)
+    commitment = np.concatenate(which)
+    order = np.lexsort((np.arange(len(rows)), commitment, rows.conv))
+    rows = rows.take(order)
+    commitment = commitment[order]
+    ids = batch.ids
+    cids = batch.cid
+    conv = rows.conv.tolist()
+    turn = rows.turn > 0
+    subjects = [cids[c] for c in conv]
+    for i in np.flatnonzero(turn).tolist():
+        subjects[i] = f"{subjects[i]}#{int(rows.turn[i])}"
+    kinds = _KINDS[turn.astype(np.int64)].tolist()
+    evidence: list[tuple[str, ...]] = [
+        (ids[a], ids[b]) for a, b in zip(rows.ev1.tolist(), rows.ev2.tolist(), strict=True)
+    ]
+    if not bool((rows.ev2 >= 0).all()):
+        for i in np.flatnonzero(rows.ev2 < 0).tolist():
+            first = int(rows.ev1[i])
+            evidence[i] = (ids[first],) if first >= 0 else ()
+    strings = np.array(table, dtype=object)
+    outcomes = list(
+        zip(
+            _STATUS_OBJECTS[rows.status].tolist(),
+            kinds,
+            subjects,
+            _optional(rows.started, rows.has_started),
+            _optional(rows.deadline, rows.has_deadline),
+            _optional(rows.stopped, rows.has_stopped),
+            rows.elapsed.tolist(),
+            _optional(rows.limit, rows.has_limit),
+            evidence,
+            strings[rows.what].tolist(),
+            repeat("", len(rows)),
+            strings[rows.label].tolist(),
+            strict=False,
+        )
+    )
+    # one block per conversation and commitment, as the python engine adds them
+    change = np.ones(len(rows), dtype=bool)
+    change[1:] = (rows.conv[1:] != rows.conv[:-1]) | (commitment[1:] != commitment[:-1])
+    bounds = np.flatnonzero(change).tolist()
+    bounds.append(len(rows))
+    which_commitment = commitment.tolist()
+    platforms, channels = batch.platform, batch.channel
+    add = findings.add_block
+    for lo, hi in pairwise(bounds):
+        c = conv[lo]
+        add(which_commitment[lo], platforms[c], cids[c], channels[c], outcomes[lo:hi])
+
+
+def _optional(values: Any, present: Any) -> list[int | None]:
+    """Python ints, ``None`` where ``present`` is False."""
+    if bool(present.all()):
+        return values.tolist()  # type: ignore[no-any-return]
+    return [v if p else None for v, p in zip(values.tolist(), present.tolist(), strict=True)]

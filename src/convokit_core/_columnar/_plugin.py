@@ -1,0 +1,19 @@
+"""Built-in plugin: registers the ``columnar`` engine through ``register_engines``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def register_engines(register: Callable[..., None]) -> None:
+    from ._engine import ColumnarEngine
+
+    register(
+        "columnar",
+        ColumnarEngine(),
+        description="whole conversations in Arrow batches, rules vectorised with numpy "
+        "(SQLite stores; first_reply, next_reply, max_silence, where/unless, all_of/any_of)",
+    )
