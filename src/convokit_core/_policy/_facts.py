@@ -9,7 +9,7 @@ fast path) and shared by every commitment. Messages are plain tuples indexed by 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -291,6 +291,51 @@ class Thread:
             if m[M_TAGS] and m[M_DIRECTION] == "inbound":
                 tags.update(tags_of(m))
         return self._store("all_tags", frozenset(tags))  # type: ignore[no-any-return]
+
+
+def stored_thread(
+    *,
+    platform: str,
+    id: str,
+    record: tuple[Any, ...] | None,
+    derived: tuple[str | None, str | None],
+    history: list[tuple[int, str]],
+    has_later: bool,
+    messages: list[tuple[Any, ...]],
+    kinds: Mapping[str, str],
+) -> Thread:
+    """A thread as the stores derive it (the SQLite fast path and the partition
+    evaluator of distributed engines share this rule).
+
+    ``record`` is the stored conversation record's ``(channel, stakeholder, owner,
+    status, tags)``, or ``None`` for a conversation known only from its messages, which
+    then takes ``derived`` = (the first message's channel, the first inbound message's
+    author), no owner, status ``open`` and no tags. The status at ``as_of`` is the last
+    change in ``history``, else ``open`` when the only changes come after ``as_of``
+    (``has_later``), else the stored one.
+    """
+    if record is not None:
+        channel, stakeholder, owner, stored_status, tags = record
+    else:
+        (channel, stakeholder), owner, stored_status, tags = derived, None, "open", ()
+    if history:
+        status = history[-1][1]
+    elif has_later:
+        status = "open"
+    else:
+        status = stored_status
+    return Thread(
+        platform=platform,
+        id=id,
+        channel_id=channel,
+        stakeholder_id=stakeholder,
+        owner_id=owner,
+        status=status,
+        tags=tags,
+        history=history,
+        messages=messages,
+        stakeholder_kind=kinds.get(stakeholder) if stakeholder else None,
+    )
 
 
 def thread_from_conversation(

@@ -17,7 +17,7 @@ from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
 
-from ._facts import Thread
+from ._facts import Thread, stored_thread
 
 __all__ = ["sqlite_threads"]
 
@@ -132,40 +132,39 @@ def _thread(
 ) -> Thread:
     platform, cid = key
     if record is not None and record[0] == platform and record[1] == cid:
-        channel, stakeholder, owner, stored_status = record[2], record[3], record[4], record[5]
         tags = tuple(json.loads(record[6])) if record[6] else ()
-    else:
-        channel = group[0][6]
-        if channel is None:
-            row = con.execute(
-                "SELECT channel_id FROM messages WHERE platform = ? AND id = ?",
-                (platform, group[0][0]),
-            ).fetchone()
-            channel = row[0] if row else None
-        first_inbound = next((m[0] for m in group if m[2] == "inbound"), None)
-        stakeholder = None
-        if first_inbound is not None:
-            row = con.execute(
-                "SELECT author_id FROM messages WHERE platform = ? AND id = ?",
-                (platform, first_inbound),
-            ).fetchone()
-            stakeholder = row[0] if row else None
-        owner, stored_status, tags = None, "open", ()
-    if history:
-        status = history[-1][1]
-    elif has_later:
-        status = "open"
-    else:
-        status = stored_status
-    return Thread(
+        return stored_thread(
+            platform=platform,
+            id=cid,
+            record=(record[2], record[3], record[4], record[5], tags),
+            derived=(None, None),
+            history=history,
+            has_later=has_later,
+            messages=group,
+            kinds=kinds,
+        )
+    channel = group[0][6]
+    if channel is None:
+        row = con.execute(
+            "SELECT channel_id FROM messages WHERE platform = ? AND id = ?",
+            (platform, group[0][0]),
+        ).fetchone()
+        channel = row[0] if row else None
+    first_inbound = next((m[0] for m in group if m[2] == "inbound"), None)
+    stakeholder = None
+    if first_inbound is not None:
+        row = con.execute(
+            "SELECT author_id FROM messages WHERE platform = ? AND id = ?",
+            (platform, first_inbound),
+        ).fetchone()
+        stakeholder = row[0] if row else None
+    return stored_thread(
         platform=platform,
         id=cid,
-        channel_id=channel,
-        stakeholder_id=stakeholder,
-        owner_id=owner,
-        status=status,
-        tags=tags,
+        record=None,
+        derived=(channel, stakeholder),
         history=history,
+        has_later=has_later,
         messages=group,
-        stakeholder_kind=kinds.get(stakeholder) if stakeholder else None,
+        kinds=kinds,
     )

@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from ._evaluate import Classifier, Commitment, Evaluation
-from ._facts import Thread
+from ._facts import Thread, stored_thread
 
 __all__ = [
     "COUNT",
@@ -147,28 +147,15 @@ def read_threads(
         if key is None or not messages:
             return None
         platform, cid = key
-        if record is not None:
-            channel, stakeholder, owner, stored_status, tags = record
-        else:
-            channel, stakeholder = first_channel, first_inbound_author
-            owner, stored_status, tags = None, "open", ()
-        if history:
-            status = history[-1][1]
-        elif has_later:
-            status = "open"
-        else:
-            status = stored_status
-        return Thread(
+        return stored_thread(
             platform=platform,
             id=cid,
-            channel_id=channel,
-            stakeholder_id=stakeholder,
-            owner_id=owner,
-            status=status,
-            tags=tags,
+            record=record,
+            derived=(first_channel, first_inbound_author),
             history=history,
+            has_later=has_later,
             messages=messages,
-            stakeholder_kind=kinds.get(stakeholder) if stakeholder else None,
+            kinds=kinds,
         )
 
     for batch in batches:
