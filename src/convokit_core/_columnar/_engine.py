@@ -171,7 +171,7 @@ class ColumnarEngine:
 def _classify(batch: ConvBatch, classifiers: Sequence[Classifier]) -> list[set[str]]:
     """Tags the classifiers give the untagged inbound messages with a text, per
     conversation (``classify_threads``: each classifier once for the batch)."""
-    from .._errors import ConfigError
+    from .._policy._evaluate import run_classifiers
 
     found: list[set[str]] = [set() for _ in range(batch.n)]
     assert batch.texts is not None
@@ -182,16 +182,7 @@ def _classify(batch: ConvBatch, classifiers: Sequence[Classifier]) -> list[set[s
     if not where:
         return found
     batch_texts = [texts[i] for i in where]
-    per_message: list[set[str]] = [set() for _ in where]
-    for classify in classifiers:
-        result = classify(batch_texts)
-        if len(result) != len(batch_texts):
-            raise ConfigError(
-                f"classifier {getattr(classify, '__name__', classify)!r} returned "
-                f"{len(result)} tag sets for {len(batch_texts)} texts"
-            )
-        for acc, new in zip(per_message, result, strict=True):
-            acc.update(new)
+    per_message = run_classifiers(batch_texts, classifiers)
     for i, acc in zip(where, per_message, strict=True):
         found[int(batch.conv[i])].update(acc)
     return found

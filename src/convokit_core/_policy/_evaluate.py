@@ -328,6 +328,23 @@ def _is_composite(rule: Rule) -> bool:
     return isinstance(rule, _Composite)
 
 
+def run_classifiers(texts: Sequence[str], classifiers: Sequence[Classifier]) -> list[set[str]]:
+    """The union of every classifier's tags for each of ``texts`` (each classifier is
+    called once for all of them); a classifier answering for a different number of
+    texts is a :class:`ConfigError`."""
+    found: list[set[str]] = [set() for _ in texts]
+    for classify in classifiers:
+        result = classify(texts)
+        if len(result) != len(texts):
+            raise ConfigError(
+                f"classifier {getattr(classify, '__name__', classify)!r} returned "
+                f"{len(result)} tag sets for {len(texts)} texts"
+            )
+        for tags, new in zip(found, result, strict=True):
+            tags.update(new)
+    return found
+
+
 def classify_threads(threads: Sequence[Thread], classifiers: Sequence[Classifier]) -> int:
     """Tag the untagged stakeholder messages of ``threads`` with ``classifiers``.
 
@@ -345,16 +362,7 @@ def classify_threads(threads: Sequence[Thread], classifiers: Sequence[Classifier
                 texts.append(m[M_TEXT])
     if not texts:
         return 0
-    found: list[set[str]] = [set() for _ in texts]
-    for classify in classifiers:
-        result = classify(texts)
-        if len(result) != len(texts):
-            raise ConfigError(
-                f"classifier {getattr(classify, '__name__', classify)!r} returned "
-                f"{len(result)} tag sets for {len(texts)} texts"
-            )
-        for tags, new in zip(found, result, strict=True):
-            tags.update(new)
+    found = run_classifiers(texts, classifiers)
     tagged = 0
     for (thread, index), tags in zip(where, found, strict=True):
         if tags:
