@@ -15,7 +15,7 @@ from .._policy._facts import CountingPolicy
 from .._policy._findings import CheckReport, FindingList
 from ._calendar import CumulativeCalendar
 from ._chunk import Chunk
-from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, adbc_connect, batches
+from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, adbc_reader, batches
 from ._rows import STATUS_NAMES, Rows
 from ._rules import BatchState, evaluate_rule, observe_rule, unsupported_rule
 
@@ -176,9 +176,9 @@ class ColumnarEngine:
 def _connect(store: Any) -> Any:
     """The fastest reader of a SQLite store: ADBC when installed, else ``sqlite3``."""
     if USE_ADBC:
-        con = adbc_connect(*store._database(read_only=True))
-        if con is not None:
-            return con
+        reader = adbc_reader(*store._database(read_only=True))
+        if reader is not None:
+            return reader
     return store.connect_reader()
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -102,49 +103,87 @@ class ConvBatch:
         return len(self.cid)
 
 
-def _stream(con: Any, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
-    cursor = con.cursor()
-    cursor.execute(sql, params)
+def _stream(con: Any, sql: str) -> Iterator[Any]:
+    cursor = con.execute(sql)
     return chain.from_iterable(iter(lambda: cursor.fetchmany(5000), []))
 
 
-def adbc_connect(database: str, uri: bool) -> Any | None:
-    """An ADBC connection to the SQLite file (read-only), or ``None`` when the driver
-    is not installed."""
+class AdbcReader:
+    """One read transaction on a SQLite file through the ADBC driver (its low-level
+    API: the DB-API module would import pandas). Every query of one reader sees the
+    same snapshot; :meth:`close` ends it."""
+
+    def __init__(self, database: str, uri: bool) -> None:
+        import adbc_driver_manager
+        import adbc_driver_sqlite
+
+        if not uri:
+            import os
+            from urllib.parse import quote
+
+            database = f"file:{quote(os.path.abspath(database))}?mode=ro"
+        self._db = adbc_driver_sqlite.connect(database)
+        self._con = adbc_driver_manager.AdbcConnection(self._db)
+        self._con.set_autocommit(False)  # a transaction: one snapshot for every query
+        self._statements: list[Any] = []
+
+    def query(self, sql: str) -> Iterator[Any]:
+        """The result of ``sql`` as Arrow record batches."""
+        import adbc_driver_manager
+        import pyarrow as pa
+
+        statement = adbc_driver_manager.AdbcStatement(self._con)
+        self._statements.append(statement)
+        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ADBC_ROWS)})
+        statement.set_sql_query(sql)
+        stream, _ = statement.execute_query()
+        return iter(pa.RecordBatchReader._import_from_c(stream.address))
+
+    def rows(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        """The result of ``sql`` as tuples (converted a batch at a time)."""
+        for batch in self.query(sql):
+            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+
+    def close(self) -> None:
+        for statement in self._statements:
+            statement.close()
+        self._statements = []
+        self._con.rollback()
+        self._con.close()
+        self._db.close()
+
+
+def adbc_reader(database: str, uri: bool) -> AdbcReader | None:
+    """An :class:`AdbcReader`, or ``None`` when the driver is not installed."""
     try:
-        import adbc_driver_sqlite.dbapi as adbc
+        return AdbcReader(database, uri)
     except ImportError:  # pragma: no cover - a dependency; the sqlite3 streams remain
         return None
-    if not uri:
-        import os
-        from urllib.parse import quote
-
-        database = f"file:{quote(os.path.abspath(database))}?mode=ro"
-    return adbc.connect(database)
-
-
-def _adbc_stream(con: Any, sql: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
-    """Rows of ``sql`` as tuples, fetched as Arrow batches (few Python calls per row)."""
-    cursor = con.cursor()
-    cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ADBC_ROWS)})
-    cursor.execute(sql, params)
-    for batch in cursor.fetch_record_batch():
-        yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 
 Chunk = tuple[list[str], I64, npt.NDArray[np.int8], list[Any], list[Any], list[Any]]
 """Fetched messages: ids, sent_at, flags, tags, texts, own channels (empty lists for
 columns not read)."""
-
-
 _OPTIONAL = ("tags", "text", "channel_id")
+#: Channel and stakeholder of each conversation without a record, as the python engine
+#: derives them: the first message's channel, the first inbound message's author.
+_DERIVED = (
+    "SELECT m.platform, m.conversation_id, "
+    "(SELECT x.channel_id FROM messages x WHERE x.platform = m.platform "
+    "AND x.conversation_id = m.conversation_id AND x.sent_at <= {as_of} "
+    "ORDER BY x.sent_at, x.id LIMIT 1), "
+    "(SELECT x.author_id FROM messages x WHERE x.platform = m.platform "
+    "AND x.conversation_id = m.conversation_id AND x.sent_at <= {as_of} "
+    "AND x.direction = 'inbound' ORDER BY x.sent_at, x.id LIMIT 1) "
+    "FROM (SELECT DISTINCT platform, conversation_id FROM messages "
+    "WHERE sent_at <= {as_of}) m "
+    "LEFT JOIN conversations c ON c.platform = m.platform AND c.id = m.conversation_id "
+    "WHERE c.id IS NULL ORDER BY m.platform, m.conversation_id"
+)
 
 
-def _sqlite3_chunks(
-    con: Any, sql: str, params: tuple[Any, ...], at: dict[str, int]
-) -> Iterator[Chunk]:
-    cursor = con.cursor()
-    cursor.execute(sql, params)
+def _sqlite3_chunks(con: sqlite3.Connection, sql: str, at: dict[str, int]) -> Iterator[Chunk]:
+    cursor = con.execute(sql)
     while True:
         rows = cursor.fetchmany(_FETCH)
         if not rows:
@@ -161,19 +200,27 @@ def _sqlite3_chunks(
         )
 
 
-def _adbc_chunks(
-    con: Any, sql: str, params: tuple[Any, ...], at: dict[str, int]
-) -> Iterator[Chunk]:
-    cursor = con.cursor()
-    cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ADBC_ROWS)})
-    cursor.execute(sql, params)
-    for batch in cursor.fetch_record_batch():
+def _ints(array: Any) -> I64:
+    """An Arrow integer array without nulls as int64 numpy, read from its buffer
+    (``Array.to_numpy`` would import pandas)."""
+    if array.null_count:  # pragma: no cover - the columns read are NOT NULL
+        raise RuntimeError("a NOT NULL column came back with nulls")
+    width = array.type.bit_width // 8
+    dtype = np.dtype(f"<i{width}")
+    values = np.frombuffer(
+        array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * width
+    )
+    return values.astype(np.int64, copy=False)
+
+
+def _adbc_chunks(reader: AdbcReader, sql: str, at: dict[str, int]) -> Iterator[Chunk]:
+    for batch in reader.query(sql):
         cols = batch.columns
         tags, texts, channels = (cols[at[n]].to_pylist() if n in at else [] for n in _OPTIONAL)
         yield (
             cols[0].to_pylist(),
-            np.asarray(cols[1].to_numpy(zero_copy_only=False), dtype=np.int64),
-            np.asarray(cols[2].to_numpy(zero_copy_only=False), dtype=np.int8),
+            _ints(cols[1]),
+            _ints(cols[2]).astype(np.int8),
             tags,
             texts,
             channels,
@@ -181,7 +228,7 @@ def _adbc_chunks(
 
 
 def batches(
-    con: Any,
+    con: sqlite3.Connection | AdbcReader,
     *,
     as_of_us: int,
     kinds: Mapping[str, str],
@@ -190,25 +237,24 @@ def batches(
     with_channels: bool = False,
     batch_rows: int = _FETCH,
 ) -> Iterator[ConvBatch]:
-    """Stream the conversations of ``con`` (a ``sqlite3`` connection, or an ADBC one
-    from :func:`adbc_connect`) as of ``as_of_us`` in batches of about ``batch_rows``
+    """Stream the conversations of ``con`` (a ``sqlite3`` connection, or an
+    :class:`AdbcReader`) as of ``as_of_us`` in batches of about ``batch_rows``
     messages (a conversation is never split). ``with_channels`` reads each message's
     own ``channel_id`` too (for channel-level rules)."""
-    adbc = not isinstance(con, sqlite3.Connection)
-    if not adbc:
+    if isinstance(con, sqlite3.Connection):
         con.execute("BEGIN")  # one snapshot for every stream
-    # (an ADBC connection is not in autocommit mode: its transaction is the snapshot)
-    try:
-        yield from _batches(
-            con, adbc, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows
-        )
-    finally:
-        con.rollback()
+        try:
+            yield from _batches(
+                con, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows
+            )
+        finally:
+            con.rollback()
+    else:  # an AdbcReader is one transaction already
+        yield from _batches(con, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows)
 
 
 def _batches(
-    con: Any,
-    adbc: bool,
+    con: sqlite3.Connection | AdbcReader,
     as_of_us: int,
     kinds: Mapping[str, str],
     with_tags: bool,
@@ -219,39 +265,35 @@ def _batches(
     wanted = [("tags", with_tags), ("text", with_text), ("channel_id", with_channels)]
     extra = [name for name, on in wanted if on]
     at = {name: 3 + i for i, name in enumerate(extra)}
-    params = (as_of_us,)
-    stream = _adbc_stream if adbc else _stream
-    chunks = (_adbc_chunks if adbc else _sqlite3_chunks)(
-        con,
+    as_of = int(as_of_us)  # an int, written into the SQL (ADBC binds no parameters here)
+    message_sql = (
         f"SELECT id, sent_at, {_FLAGS}{''.join(', ' + e for e in extra)} FROM messages "
-        "WHERE sent_at <= ? ORDER BY platform, conversation_id, sent_at, id",
-        params,
-        at,
+        f"WHERE sent_at <= {as_of} ORDER BY platform, conversation_id, sent_at, id"
     )
+    if isinstance(con, AdbcReader):
+        chunks = _adbc_chunks(con, message_sql, at)
+        stream: Any = con.rows
+    else:
+        chunks = _sqlite3_chunks(con, message_sql, at)
+        stream = partial(_stream, con)
     groups = stream(
-        con,
-        "SELECT platform, conversation_id, count(*) FROM messages WHERE sent_at <= ? "
-        "GROUP BY platform, conversation_id ORDER BY platform, conversation_id",
-        params,
+        f"SELECT platform, conversation_id, count(*) FROM messages WHERE sent_at <= {as_of} "
+        "GROUP BY platform, conversation_id ORDER BY platform, conversation_id"
     )
     records = stream(
-        con,
         "SELECT platform, id, channel_id, stakeholder_id, owner_id, status, tags "
-        "FROM conversations ORDER BY platform, id",
-        (),
+        "FROM conversations ORDER BY platform, id"
     )
     statuses = stream(
-        con,
         "SELECT platform, conversation_id, at, status FROM status_changes "
-        "WHERE at <= ? ORDER BY platform, conversation_id, at, status",
-        params,
+        f"WHERE at <= {as_of} ORDER BY platform, conversation_id, at, status"
     )
     later = stream(
-        con,
-        "SELECT DISTINCT platform, conversation_id FROM status_changes WHERE at > ? "
-        "ORDER BY platform, conversation_id",
-        params,
+        f"SELECT DISTINCT platform, conversation_id FROM status_changes WHERE at > {as_of} "
+        "ORDER BY platform, conversation_id"
     )
+    derived = stream(_DERIVED.format(as_of=as_of))
+    derived_row = next(derived, None)
     record = next(records, None)
     status_row = next(statuses, None)
     later_row = next(later, None)
@@ -305,7 +347,7 @@ def _batches(
         batch.offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=batch.offsets[1:])
         batch.conv = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-        for k, key in enumerate(zip(batch.platform, batch.cid, strict=True)):
+        for key in zip(batch.platform, batch.cid, strict=True):
             while record is not None and (record[0], record[1]) < key:
                 record = next(records, None)
             history: list[tuple[int, str]] = []
@@ -321,7 +363,11 @@ def _batches(
                 channel, stakeholder, owner, stored = record[2], record[3], record[4], record[5]
                 conv_tags: tuple[str, ...] = tuple(json.loads(record[6])) if record[6] else ()
             else:
-                channel, stakeholder = _derived(con, batch, k)
+                while derived_row is not None and (derived_row[0], derived_row[1]) < key:
+                    derived_row = next(derived, None)
+                if derived_row is None or (derived_row[0], derived_row[1]) != key:
+                    raise RuntimeError("the store changed while it was read")  # pragma: no cover
+                channel, stakeholder = derived_row[2], derived_row[3]
                 owner, stored, conv_tags = None, "open", ()
             batch.channel.append(channel)
             batch.stakeholder.append(stakeholder)
@@ -336,30 +382,6 @@ def _batches(
                 batch.status.append(stored)
             batch.kinds.append(kinds.get(stakeholder) if stakeholder else None)
         yield batch
-
-
-def _derived(con: Any, batch: ConvBatch, k: int) -> tuple[Any, Any]:
-    """Channel and stakeholder of a conversation without a record (as the python
-    engine derives them: the first message's channel, the first inbound author)."""
-    platform = batch.platform[k]
-    lo, hi = int(batch.offsets[k]), int(batch.offsets[k + 1])
-    cursor = con.cursor()
-    cursor.execute(
-        "SELECT channel_id FROM messages WHERE platform = ? AND id = ?",
-        (platform, batch.ids[lo]),
-    )
-    row = cursor.fetchone()
-    channel = row[0] if row else None
-    stakeholder = None
-    inbound = np.flatnonzero((batch.flags[lo:hi] & (F_OUTBOUND | F_OTHER)) == 0)
-    if len(inbound):
-        cursor.execute(
-            "SELECT author_id FROM messages WHERE platform = ? AND id = ?",
-            (platform, batch.ids[lo + int(inbound[0])]),
-        )
-        row = cursor.fetchone()
-        stakeholder = row[0] if row else None
-    return channel, stakeholder
 
 
 def message_tags(raw: Any) -> Sequence[str]:
