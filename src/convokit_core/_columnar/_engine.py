@@ -45,8 +45,9 @@ class ColumnarEngine:
     reads: Literal["store", "dataset"] = "store"
 
     def unsupported(self, commitments: Sequence[Commitment]) -> str | None:
+        forms = plugin_forms()
         for c in commitments:
-            rule = unsupported_rule(c.rule)
+            rule = unsupported_rule(c.rule, forms)
             if rule is not None:
                 return f"commitment {c.name!r}: rule {rule!r} has no columnar form"
             if type(c.calendar) is not Calendar:
@@ -97,6 +98,7 @@ class ColumnarEngine:
                 classifiers=classifiers,
                 progress=progress,
             )
+        forms = plugin_forms()
         channel_level = [i for i, c in enumerate(commitments) if c.rule.level == "channel"]
         run = Evaluation(
             commitments,
@@ -146,6 +148,7 @@ class ColumnarEngine:
                         strings=string,
                         calendars=calendars,
                         classified=extra,
+                        forms=forms,
                     )
                     for i in channel_level:
                         observe_rule(run.commitments[i].rule, state, run.contexts[i])
@@ -171,6 +174,25 @@ class ColumnarEngine:
             store=getattr(source, "url", None),
             only=run.keep,
         )
+
+
+def plugin_forms() -> dict[str, Any]:
+    """Columnar forms registered with ``register_rules(name, factory, columnar=...)``."""
+    from .._errors import PluginError
+    from .._plugins import get_plugin_manager
+
+    forms: dict[str, Any] = {}
+    for reg in get_plugin_manager().rules:
+        form = reg.options.get("columnar")
+        if form is None:
+            continue
+        if not callable(form):
+            raise PluginError(
+                f"plugin {reg.plugin!r} registered rule {reg.name!r} with a columnar form "
+                f"that is not callable: {form!r}"
+            )
+        forms[reg.name] = form
+    return forms
 
 
 def _connect(store: Any) -> Any:

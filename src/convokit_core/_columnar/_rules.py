@@ -13,7 +13,7 @@ reference ``finish``, as the python engine does.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,20 +78,34 @@ _MAX_US = 253402300799999999
 _STATUS_CODE = {name: code for code, name in enumerate(STATUS_NAMES)}
 
 
-def unsupported_rule(rule: Rule) -> str | None:
+#: A rule plugin's columnar form: ``evaluate(rule, batch, context) -> ColumnarOutcomes``.
+Form = Callable[[Any, Any, RuleContext], Any]
+
+
+def plugin_form(rule: Rule, forms: Mapping[str, Form]) -> Form | None:
+    """The columnar form a plugin registered for ``rule`` (by its ``name``), for a
+    conversation-level rule that is not one of the built-in types."""
+    if type(rule).__module__ == Rule.__module__ or getattr(rule, "level", "") == "channel":
+        return None
+    return forms.get(str(getattr(rule, "name", "")))
+
+
+def unsupported_rule(rule: Rule, forms: Mapping[str, Form] | None = None) -> str | None:
     """The name of the first rule in ``rule`` without a columnar form, or ``None``."""
     kind = type(rule)
     if kind in LEAVES:
         return None
     if kind is Scoped:
         assert isinstance(rule, Scoped)
-        return unsupported_rule(rule.rule)
+        return unsupported_rule(rule.rule, forms)
     if kind in (AllOf, AnyOf):
         assert isinstance(rule, AllOf | AnyOf)
         for part in rule.parts:
-            found = unsupported_rule(part)
+            found = unsupported_rule(part, forms)
             if found is not None:
                 return found
+        return None
+    if forms and plugin_form(rule, forms) is not None:
         return None
     return str(rule.name)
 
@@ -188,8 +202,10 @@ class BatchState:
         strings: Callable[[str], int],
         calendars: dict[int, CumulativeCalendar],
         classified: dict[int, tuple[str, ...]] | None,
+        forms: Mapping[str, Form] | None = None,
     ) -> None:
         self.batch = batch
+        self.forms = forms or {}
         self.as_of_us = as_of_us
         self.string = strings
         self.calendars = calendars
@@ -476,8 +492,28 @@ def evaluate_rule(rule: Rule, state: BatchState, ctx: RuleContext) -> Rows:
     if kind is OwnerAssigned:
         assert isinstance(rule, OwnerAssigned)
         return _owner(rule, state, ctx)
-    assert isinstance(rule, _TurnRule)
-    return _turn_rule(rule, state, ctx)
+    if isinstance(rule, _TurnRule) and kind in LEAVES:
+        return _turn_rule(rule, state, ctx)
+    return _plugin_rule(rule, state, ctx)
+
+
+def _plugin_rule(rule: Rule, state: BatchState, ctx: RuleContext) -> Rows:
+    """A third-party rule through the columnar form its plugin registered."""
+    from .._errors import ConfigError
+    from ._api import ColumnarBatch, ColumnarOutcomes
+
+    form = plugin_form(rule, state.forms)
+    assert form is not None  # unsupported_rule() said so
+    out = form(rule, ColumnarBatch(state), ctx)
+    if not isinstance(out, ColumnarOutcomes):
+        raise ConfigError(
+            f"the columnar form of rule {rule.name!r} returned {type(out).__name__}, "
+            "not ColumnarOutcomes"
+        )
+    try:
+        return out.rows(state)
+    except ValueError as e:
+        raise ConfigError(f"the columnar form of rule {rule.name!r}: {e}") from None
 
 
 def _in_scope(rule: Scoped, state: BatchState) -> Mask:
