@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -165,20 +164,26 @@ Chunk = tuple[list[str], I64, npt.NDArray[np.int8], list[Any], list[Any], list[A
 """Fetched messages: ids, sent_at, flags, tags, texts, own channels (empty lists for
 columns not read)."""
 _OPTIONAL = ("tags", "text", "channel_id")
-#: Channel and stakeholder of each conversation without a record, as the python engine
-#: derives them: the first message's channel, the first inbound message's author.
-_DERIVED = (
-    "SELECT m.platform, m.conversation_id, "
-    "(SELECT x.channel_id FROM messages x WHERE x.platform = m.platform "
-    "AND x.conversation_id = m.conversation_id AND x.sent_at <= {as_of} "
-    "ORDER BY x.sent_at, x.id LIMIT 1), "
-    "(SELECT x.author_id FROM messages x WHERE x.platform = m.platform "
-    "AND x.conversation_id = m.conversation_id AND x.sent_at <= {as_of} "
-    "AND x.direction = 'inbound' ORDER BY x.sent_at, x.id LIMIT 1) "
-    "FROM (SELECT DISTINCT platform, conversation_id FROM messages "
-    "WHERE sent_at <= {as_of}) m "
-    "LEFT JOIN conversations c ON c.platform = m.platform AND c.id = m.conversation_id "
-    "WHERE c.id IS NULL ORDER BY m.platform, m.conversation_id"
+#: One row per conversation with a message by ``as_of``, in store order: its message
+#: count, its record (if any), the derived channel and stakeholder of a conversation
+#: without a record (the first message's channel, the first inbound message's author,
+#: as the python engine derives them) and whether it has status changes after as_of.
+_CONVERSATIONS = (
+    "SELECT g.platform, g.conversation_id, g.n, c.id IS NOT NULL, c.channel_id, "
+    "c.stakeholder_id, c.owner_id, c.status, c.tags, "
+    "CASE WHEN c.id IS NULL THEN (SELECT x.channel_id FROM messages x "
+    "WHERE x.platform = g.platform AND x.conversation_id = g.conversation_id "
+    "AND x.sent_at <= {as_of} ORDER BY x.sent_at, x.id LIMIT 1) END, "
+    "CASE WHEN c.id IS NULL THEN (SELECT x.author_id FROM messages x "
+    "WHERE x.platform = g.platform AND x.conversation_id = g.conversation_id "
+    "AND x.sent_at <= {as_of} AND x.direction = 'inbound' ORDER BY x.sent_at, x.id "
+    "LIMIT 1) END, "
+    "EXISTS (SELECT 1 FROM status_changes s WHERE s.platform = g.platform "
+    "AND s.conversation_id = g.conversation_id AND s.at > {as_of}) "
+    "FROM (SELECT platform, conversation_id, count(*) AS n FROM messages "
+    "WHERE sent_at <= {as_of} GROUP BY platform, conversation_id) g "
+    "LEFT JOIN conversations c ON c.platform = g.platform AND c.id = g.conversation_id "
+    "ORDER BY g.platform, g.conversation_id"
 )
 
 
@@ -270,46 +275,49 @@ def _batches(
         f"SELECT id, sent_at, {_FLAGS}{''.join(', ' + e for e in extra)} FROM messages "
         f"WHERE sent_at <= {as_of} ORDER BY platform, conversation_id, sent_at, id"
     )
-    if isinstance(con, AdbcReader):
-        chunks = _adbc_chunks(con, message_sql, at)
-        stream: Any = con.rows
-    else:
-        chunks = _sqlite3_chunks(con, message_sql, at)
-        stream = partial(_stream, con)
-    groups = stream(
-        f"SELECT platform, conversation_id, count(*) FROM messages WHERE sent_at <= {as_of} "
-        "GROUP BY platform, conversation_id ORDER BY platform, conversation_id"
-    )
-    records = stream(
-        "SELECT platform, id, channel_id, stakeholder_id, owner_id, status, tags "
-        "FROM conversations ORDER BY platform, id"
-    )
-    statuses = stream(
+    conversation_sql = _CONVERSATIONS.format(as_of=as_of)
+    status_sql = (
         "SELECT platform, conversation_id, at, status FROM status_changes "
         f"WHERE at <= {as_of} ORDER BY platform, conversation_id, at, status"
     )
-    later = stream(
-        f"SELECT DISTINCT platform, conversation_id FROM status_changes WHERE at > {as_of} "
-        "ORDER BY platform, conversation_id"
-    )
-    derived = stream(_DERIVED.format(as_of=as_of))
-    derived_row = next(derived, None)
-    record = next(records, None)
+    if isinstance(con, AdbcReader):
+        chunks = _adbc_chunks(con, message_sql, at)
+        conversations = (
+            [column.to_pylist() for column in batch.columns]
+            for batch in con.query(conversation_sql)
+        )
+        statuses = con.rows(status_sql)
+    else:
+        chunks = _sqlite3_chunks(con, message_sql, at)
+        cursor = con.execute(conversation_sql)
+        conversations = (
+            [list(column) for column in zip(*rows, strict=True)]
+            for rows in iter(lambda: cursor.fetchmany(_FETCH), [])
+        )
+        statuses = _stream(con, status_sql)
     status_row = next(statuses, None)
-    later_row = next(later, None)
-    pending: list[Chunk] = []  # fetched chunks not yet in a batch
+    pending: list[Chunk] = []  # fetched message chunks not yet in a batch
     buffered = 0
-    group = next(groups, None)
-    while group is not None:
+    waiting: list[list[Any]] = []  # fetched conversation columns not yet in a batch
+    while True:
+        # the conversations of this batch: whole ones, about batch_rows messages
+        while not waiting or sum(waiting[2]) < batch_rows:
+            more = next(conversations, None)
+            if more is None:
+                break
+            waiting = more if not waiting else [a + b for a, b in zip(waiting, more, strict=True)]
+        if not waiting or not waiting[0]:
+            return
+        counts_all = np.asarray(waiting[2], dtype=np.int64)
+        take = int(np.searchsorted(np.cumsum(counts_all), batch_rows, side="left")) + 1
+        take = min(take, len(counts_all))
+        cols = [c[:take] for c in waiting]
+        waiting = [c[take:] for c in waiting]
+        platform, cid, counts, has_record, r_channel, r_stakeholder, r_owner, r_status = cols[:8]
+        r_tags, d_channel, d_author, has_later = cols[8:]
+        need = int(counts_all[:take].sum())
         batch = ConvBatch()
-        counts: list[int] = []
-        need = 0
-        while group is not None and (need < batch_rows or not counts):
-            batch.platform.append(group[0])
-            batch.cid.append(group[1])
-            counts.append(group[2])
-            need += group[2]
-            group = next(groups, None)
+        batch.platform, batch.cid = platform, cid
         while buffered < need:
             chunk = next(chunks, None)
             if chunk is None:
@@ -344,43 +352,32 @@ def _batches(
             batch.texts = texts[:need]
         if with_channels:
             batch.msg_channel = channels[:need]
-        batch.offsets = np.zeros(len(counts) + 1, np.int64)
+        batch.offsets = np.zeros(take + 1, np.int64)
         np.cumsum(counts, out=batch.offsets[1:])
-        batch.conv = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-        for key in zip(batch.platform, batch.cid, strict=True):
-            while record is not None and (record[0], record[1]) < key:
-                record = next(records, None)
-            history: list[tuple[int, str]] = []
-            while status_row is not None and (status_row[0], status_row[1]) < key:
+        batch.conv = np.repeat(np.arange(take, dtype=np.int64), counts)
+        batch.channel = [
+            r if h else d for h, r, d in zip(has_record, r_channel, d_channel, strict=True)
+        ]
+        batch.stakeholder = [
+            r if h else d for h, r, d in zip(has_record, r_stakeholder, d_author, strict=True)
+        ]
+        batch.owner = [r if h else None for h, r in zip(has_record, r_owner, strict=True)]
+        batch.conv_tags = [tuple(json.loads(t)) if t else () for t in r_tags]
+        histories: list[list[tuple[int, str]]] = [[] for _ in range(take)]
+        last = (platform[-1], cid[-1])
+        if status_row is not None and (status_row[0], status_row[1]) <= last:
+            where = {key: k for k, key in enumerate(zip(platform, cid, strict=True))}
+            while status_row is not None and (status_row[0], status_row[1]) <= last:
+                k = where.get((status_row[0], status_row[1]))
+                if k is not None:  # (changes of a conversation without messages: none)
+                    histories[k].append((status_row[2], status_row[3]))
                 status_row = next(statuses, None)
-            while status_row is not None and (status_row[0], status_row[1]) == key:
-                history.append((status_row[2], status_row[3]))
-                status_row = next(statuses, None)
-            while later_row is not None and (later_row[0], later_row[1]) < key:
-                later_row = next(later, None)
-            has_later = later_row is not None and (later_row[0], later_row[1]) == key
-            if record is not None and (record[0], record[1]) == key:
-                channel, stakeholder, owner, stored = record[2], record[3], record[4], record[5]
-                conv_tags: tuple[str, ...] = tuple(json.loads(record[6])) if record[6] else ()
-            else:
-                while derived_row is not None and (derived_row[0], derived_row[1]) < key:
-                    derived_row = next(derived, None)
-                if derived_row is None or (derived_row[0], derived_row[1]) != key:
-                    raise RuntimeError("the store changed while it was read")  # pragma: no cover
-                channel, stakeholder = derived_row[2], derived_row[3]
-                owner, stored, conv_tags = None, "open", ()
-            batch.channel.append(channel)
-            batch.stakeholder.append(stakeholder)
-            batch.owner.append(owner)
-            batch.conv_tags.append(conv_tags)
-            batch.history.append(history)
-            if history:
-                batch.status.append(history[-1][1])
-            elif has_later:
-                batch.status.append("open")
-            else:
-                batch.status.append(stored)
-            batch.kinds.append(kinds.get(stakeholder) if stakeholder else None)
+        batch.history = histories
+        batch.status = [
+            h[-1][1] if h else ("open" if later else (r if rec else "open"))
+            for h, later, r, rec in zip(histories, has_later, r_status, has_record, strict=True)
+        ]
+        batch.kinds = [kinds.get(s) if s else None for s in batch.stakeholder]
         yield batch
 
 
