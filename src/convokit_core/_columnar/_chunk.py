@@ -107,17 +107,20 @@ class Chunk:
         are ``ids``; only the ids the rows refer to are kept."""
         self = cls()
         message = rows.kind == MESSAGE
-        refs = np.concatenate([rows.ev1, rows.ev2, rows.subj[message]])
-        used = np.unique(refs[refs >= 0])
+        mark = np.zeros(len(ids) + 1, dtype=bool)  # the extra last slot takes the -1s
+        mark[rows.ev1] = True
+        mark[rows.ev2] = True
+        mark[rows.subj[message]] = True
+        mark[-1] = False
+        used = np.flatnonzero(mark)
         self.ids = [ids[i] for i in used.tolist()]
+        new_index = np.cumsum(mark) - 1
+        new_index[-1] = -1
 
-        def remap(rows_: I64) -> I64:
-            return np.where(rows_ >= 0, np.searchsorted(used, rows_), -1)
-
-        self.ev1 = remap(rows.ev1)
-        self.ev2 = remap(rows.ev2)
+        self.ev1 = new_index[rows.ev1]
+        self.ev2 = new_index[rows.ev2]
         subj = rows.subj.copy()
-        subj[message] = np.searchsorted(used, rows.subj[message])
+        subj[message] = new_index[rows.subj[message]]
         self.subj = subj
         for name in ("conv", "status", "kind", "started", "deadline", "stopped", "elapsed"):
             setattr(self, name, getattr(rows, name))

@@ -214,6 +214,7 @@ class BatchState:
         self._all_tags: list[frozenset[str]] | None = None
         self._excluded: dict[frozenset[str], dict[int, list[tuple[int, int | None]]]] = {}
         self._timeline: list[bool] | None = None
+        self._segments: tuple[I64, I64, list[str]] | None = None
 
     def turns(self, policy: CountingPolicy) -> Turns:
         found = self._turns.get(policy)
@@ -324,29 +325,57 @@ class BatchState:
         self._excluded[statuses] = out
         return out
 
+    def _segment_table(self) -> tuple[I64, I64, list[str]]:
+        """Every conversation's ``segments`` flattened: per-conversation offsets, the
+        instants (the first one the beginning of time) and the statuses."""
+        if self._segments is None:
+            b = self.batch
+            counts = np.ones(b.n, dtype=np.int64)
+            since: list[int] = []
+            names: list[str] = []
+            for k, timeline in enumerate(self.has_timeline()):
+                since.append(-(2**62))
+                names.append("open")
+                if not timeline:
+                    continue
+                history = b.history[k]
+                if history:
+                    for at_, status_ in history:
+                        since.append(at_)
+                        names.append(str(status_))
+                    counts[k] += len(history)
+                else:
+                    since.append(int(b.at[int(b.offsets[k + 1]) - 1]))
+                    names.append(str(b.status[k]))
+                    counts[k] += 1
+            offsets = np.zeros(b.n + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            self._segments = (offsets, np.array(since, dtype=np.int64), names)
+        return self._segments
+
     def first_status_at(self, conv: I64, statuses: frozenset[str], after: I64) -> tuple[I64, Mask]:
         """``Thread.first_status_at(statuses, after[i])`` of conversation ``conv[i]``,
-        as ``(instants, found)``."""
-        out = np.zeros(len(conv), dtype=np.int64)
-        found = np.zeros(len(conv), dtype=bool)
-        timeline = self.has_timeline()
-        for i, k in enumerate(conv.tolist()):
-            if not timeline[k]:
-                continue
-            t = int(after[i])
-            segs = self.segments(k)
-            current = None
-            for since, status in segs:
-                if since is None or since <= t:
-                    current = status
-            if current in statuses:
-                out[i], found[i] = t, True
-                continue
-            for since, status in segs:
-                if since is not None and since > t and status in statuses:
-                    out[i], found[i] = since, True
-                    break
-        return out, found
+        as ``(instants, found)``: ``after`` itself when the status then is one of
+        ``statuses``, else the first later change to one of them."""
+        offsets, since, names = self._segment_table()
+        wanted = np.fromiter((n in statuses for n in names), bool, len(names))
+        lo, hi = offsets[conv], offsets[conv + 1]
+        t = np.asarray(after, dtype=np.int64)
+        current = np.zeros(len(conv), dtype=bool)  # the status at t is wanted
+        nxt = np.full(len(conv), np.iinfo(np.int64).max, dtype=np.int64)
+        width = int((hi - lo).max()) if len(conv) else 0
+        for j in range(width):
+            idx = lo + j
+            valid = idx < hi
+            at_j = since[np.where(valid, idx, 0)]
+            want_j = wanted[np.where(valid, idx, 0)]
+            reached = valid & (at_j <= t)
+            current = np.where(reached, want_j, current)
+            later = valid & (at_j > t) & want_j
+            nxt = np.where(later & (at_j < nxt), at_j, nxt)
+        found = current | (nxt < np.iinfo(np.int64).max)
+        out = np.where(current, t, np.where(found, nxt, 0))
+        return out.astype(np.int64), found
 
 
 def _clock(
