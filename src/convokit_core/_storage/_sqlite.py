@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,21 @@ _UPSERT_MESSAGE = (
 _INSERT_MESSAGE = (
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+_MESSAGE_WIDTH = 15  # columns of a messages row
+
+
+def _insert_messages_sql(count: int) -> str:
+    """A plain ``INSERT`` of ``count`` messages rows in one statement."""
+    values = "(" + ",".join("?" * _MESSAGE_WIDTH) + ")"
+    return f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES " + ",".join([values] * count)
+
+
+def _chain(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The values of ``rows``, one after another (the parameters of a multi-row
+    ``INSERT``)."""
+    return tuple(chain.from_iterable(rows))
+
+
 _UPSERT_CONVERSATION = (
     "INSERT INTO conversations VALUES (?,?,?,?,?,?,?) ON CONFLICT (platform, id) DO UPDATE SET "
     "channel_id=excluded.channel_id, stakeholder_id=excluded.stakeholder_id, "
@@ -313,9 +329,20 @@ def _is_readonly_error(exc: BaseException) -> bool:
 
 
 class _Writer:
+    #: Rows per multi-row ``INSERT`` of :meth:`write_message_rows` (at most this many,
+    #: and within the connection's limit on bound parameters).
+    rows_per_insert = 500
+
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
         self._plain_insert = True
+        con = store._con
+        per = min(
+            self.rows_per_insert,
+            con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _MESSAGE_WIDTH,
+        )
+        self._per_insert = max(per, 1)
+        self._insert_many = _insert_messages_sql(self._per_insert)
 
     def write(self, batch: Batch) -> None:
         self._store._write_rows(batch)
@@ -345,16 +372,29 @@ class _Writer:
         """Upsert pre-built ``messages`` rows (column order of :func:`message_row`);
         the fast path of the importer.
 
-        Rows go in with a plain ``INSERT`` (cheaper than the upsert) until one of them
-        meets a row with its key: that statement stops at the row (SQLite undoes only
-        that row), and the whole batch is written again with the upsert, as is every
-        later batch of the transaction. Upserting the rows already inserted again
-        writes the values they have, so the result is the upsert's, row for row.
+        Rows go in with a plain ``INSERT`` (cheaper than the upsert), several hundred
+        rows to a statement (``INSERT … VALUES (…), (…), …``: one statement's overhead
+        and one bind call for all of them), the rest of the batch one statement per row.
+        When a row meets one with its key, its statement fails as a whole (SQLite undoes
+        that statement's rows), and the whole batch is written again with the upsert, in
+        order, as is every later batch of the transaction. Upserting the rows already
+        inserted again writes the values they have, so the result is the upsert's, row
+        for row.
         """
         con = self._store._con
         if self._plain_insert:
+            per = self._per_insert
+            whole = len(rows) - len(rows) % per
             try:
-                con.executemany(_INSERT_MESSAGE, rows)
+                if whole:
+                    sql = self._insert_many
+                    flat = _chain(rows)
+                    if len(flat) != len(rows) * _MESSAGE_WIDTH:
+                        raise ValueError(f"messages rows have {_MESSAGE_WIDTH} values each")
+                    for start in range(0, whole * _MESSAGE_WIDTH, per * _MESSAGE_WIDTH):
+                        con.execute(sql, flat[start : start + per * _MESSAGE_WIDTH])
+                if whole < len(rows):
+                    con.executemany(_INSERT_MESSAGE, rows[whole:])
                 return
             except sqlite3.IntegrityError:
                 self._plain_insert = False
