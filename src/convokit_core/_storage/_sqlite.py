@@ -165,10 +165,10 @@ def _insert_messages_sql(count: int) -> str:
     return f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES " + ",".join([values] * count)
 
 
-def _chain(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+def _chain(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
     """The values of ``rows``, one after another (the parameters of a multi-row
     ``INSERT``)."""
-    return tuple(chain.from_iterable(rows))
+    return list(chain.from_iterable(rows))
 
 
 _UPSERT_CONVERSATION = (
@@ -386,13 +386,13 @@ class _Writer:
             per = self._per_insert
             whole = len(rows) - len(rows) % per
             try:
-                if whole:
-                    sql = self._insert_many
-                    flat = _chain(rows)
-                    if len(flat) != len(rows) * _MESSAGE_WIDTH:
+                sql = self._insert_many
+                size = per * _MESSAGE_WIDTH
+                for start in range(0, whole, per):
+                    values = _chain(rows[start : start + per])
+                    if len(values) != size:
                         raise ValueError(f"messages rows have {_MESSAGE_WIDTH} values each")
-                    for start in range(0, whole * _MESSAGE_WIDTH, per * _MESSAGE_WIDTH):
-                        con.execute(sql, flat[start : start + per * _MESSAGE_WIDTH])
+                    con.execute(sql, values)
                 if whole < len(rows):
                     con.executemany(_INSERT_MESSAGE, rows[whole:])
                 return
