@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,7 @@ _INSERT_MESSAGE = (
 _MESSAGE_WIDTH = 15  # columns of a messages row
 
 
+@lru_cache(maxsize=8)
 def _insert_messages_sql(count: int) -> str:
     """A plain ``INSERT`` of ``count`` messages rows in one statement."""
     values = "(" + ",".join("?" * _MESSAGE_WIDTH) + ")"
@@ -336,13 +338,7 @@ class _Writer:
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
         self._plain_insert = True
-        con = store._con
-        per = min(
-            self.rows_per_insert,
-            con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _MESSAGE_WIDTH,
-        )
-        self._per_insert = max(per, 1)
-        self._insert_many = _insert_messages_sql(self._per_insert)
+        self._per_insert = 0  # rows per multi-row INSERT, set by the first message rows
 
     def write(self, batch: Batch) -> None:
         self._store._write_rows(batch)
@@ -384,9 +380,12 @@ class _Writer:
         con = self._store._con
         if self._plain_insert:
             per = self._per_insert
+            if not per:
+                limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                per = self._per_insert = max(min(self.rows_per_insert, limit // _MESSAGE_WIDTH), 1)
             whole = len(rows) - len(rows) % per
             try:
-                sql = self._insert_many
+                sql = _insert_messages_sql(per)
                 size = per * _MESSAGE_WIDTH
                 for start in range(0, whole, per):
                     values = _chain(rows[start : start + per])
