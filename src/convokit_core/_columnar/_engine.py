@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from functools import partial
 from itertools import pairwise, repeat
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,6 +15,7 @@ from .._calendars import Calendar
 from .._cancel import checkpoint
 from .._policy._facts import CountingPolicy
 from .._policy._findings import CheckReport, FindingList
+from ._arrow import ColumnarTables, store_batches
 from ._calendar import CumulativeCalendar
 from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, batches
 from ._rows import STATUS_NAMES, Rows
@@ -85,7 +87,14 @@ class ColumnarEngine:
             from .._errors import ConfigError
 
             raise ConfigError(f"--engine columnar: {why}")
-        if not isinstance(source, SQLiteStore) or source.path == ":memory:":
+        direct = isinstance(source, ColumnarTables)
+        if direct:
+            log.info(
+                "engine columnar: store %r hands over Arrow tables; the columnar engine "
+                "reads it directly",
+                getattr(source, "url", None),
+            )
+        elif not isinstance(source, SQLiteStore) or source.path == ":memory:":
             log.info(
                 "engine columnar: store %r is not a SQLite file; the python engine evaluates it",
                 getattr(source, "url", None),
@@ -126,10 +135,10 @@ class ColumnarEngine:
         calendars: dict[int, CumulativeCalendar] = {}
         unreported = 0  # conversations done, not yet reported (per PROGRESS_EVERY)
         with _young_gc_relaxed():
-            con = source.connect_reader()
+            con = None if direct else source.connect_reader()
+            read = partial(store_batches, source) if con is None else partial(batches, con)
             try:
-                for batch in batches(
-                    con,
+                for batch in read(
                     as_of_us=run.as_of_us,
                     kinds=kinds,
                     with_tags=run.uses_tags or run.needs_text,
@@ -156,7 +165,8 @@ class ColumnarEngine:
                         progress(PROGRESS_EVERY)
                         unreported -= PROGRESS_EVERY
             finally:
-                con.close()
+                if con is not None:
+                    con.close()
             if progress is not None and unreported:
                 progress(unreported)
         return CheckReport(

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -53,8 +53,12 @@ from convokit_core._model import (
     TeamMember,
 )
 from convokit_core._storage._common import ClosingStore, merge_conversations, redact_url
+from convokit_core._timeutil import from_micros
 
 from ._schema import SCHEMA_VERSION, Migration, apply_migrations, current_version
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "MigrationReport",
@@ -1029,6 +1033,32 @@ class PostgresStore(ClosingStore):
             finally:
                 for stream in (messages, records, statuses):
                     stream.close()
+
+    def columnar_tables(
+        self, *, as_of_us: int, with_tags: bool, with_text: bool, batch_rows: int
+    ) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """Whole conversations as of ``as_of_us`` as Arrow tables, for the columnar
+        engine (the contract of ``convokit_core._columnar._arrow``), read with ``COPY``
+        in one snapshot (see :mod:`convokit_postgres._columnar`)."""
+        from ._columnar import columnar_tables
+
+        as_of = from_micros(as_of_us)
+        with self._reader() as conn:
+            tables = columnar_tables(
+                conn,
+                as_of=as_of,
+                with_tags=with_tags,
+                with_text=with_text,
+                batch_rows=batch_rows,
+            )
+            while True:
+                try:
+                    pair = next(tables)
+                except StopIteration:
+                    return
+                except psycopg.Error as exc:
+                    raise self._error("read failed", exc) from exc
+                yield pair
 
     def get_conversation(self, platform: str, id: str) -> Conversation | None:
         """One assembled conversation (stored or derived), or ``None``."""
