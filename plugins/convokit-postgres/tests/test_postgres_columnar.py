@@ -25,7 +25,7 @@ from convokit_core import check, load_policy, open_store
 from convokit_core._calendars import ALWAYS_OPEN, Calendar
 from convokit_core._cli import cli
 from convokit_core._columnar import _engine
-from convokit_core._columnar._arrow import ColumnarTables, store_batches
+from convokit_core._columnar._arrow import ColumnarTables, conv_batches
 from convokit_core._columnar._reader import ConvBatch, batches
 from convokit_core._model import Batch, Conversation, Message, Stakeholder, StatusChange
 from convokit_core._policy._evaluate import Commitment
@@ -34,6 +34,7 @@ from convokit_core._policy._rules import all_of, any_of, first_reply, max_silenc
 from convokit_core._report._reporters import render_json
 from convokit_core._timeutil import to_micros
 from convokit_core.testing._generate import DEMO_POLICY, generate_history
+from convokit_postgres._columnar import _adbc
 
 T0 = datetime(2024, 3, 8, 13, 0, tzinfo=UTC)
 NY = Calendar(
@@ -110,7 +111,9 @@ def _fields(batch: ConvBatch) -> dict[str, Any]:
     return out
 
 
-def _read_all(store: Any, as_of: datetime, rows: int) -> list[dict[str, Any]]:
+def _read_all(
+    store: Any, as_of: datetime, rows: int, transfer: str = "auto"
+) -> list[dict[str, Any]]:
     """Every ConvBatch of ``store`` (SQLite through its reader, PostgreSQL through Arrow),
     merged into one, so that batch sizes do not matter."""
     kw: dict[str, Any] = {
@@ -121,7 +124,14 @@ def _read_all(store: Any, as_of: datetime, rows: int) -> list[dict[str, Any]]:
         "batch_rows": rows,
     }
     if isinstance(store, ColumnarTables):
-        found = list(store_batches(store, **kw))
+        tables = store.columnar_tables(  # type: ignore[call-arg]
+            as_of_us=kw["as_of_us"],
+            with_tags=True,
+            with_text=True,
+            batch_rows=rows,
+            transfer=transfer,
+        )
+        found = list(conv_batches(tables, kinds=kw["kinds"], with_tags=True, with_text=True))
     else:
         con = store.connect_reader()
         try:
@@ -175,7 +185,11 @@ def _load_jsonl_everywhere(tmp_path: Path, pg_url: str, text: str) -> str:
     return sqlite_url
 
 
-def test_the_same_batches_as_the_sqlite_reader(tmp_path: Path, pg_url: str) -> None:
+TRANSFERS = ["csv"] + (["adbc"] if _adbc() is not None else [])
+
+
+@pytest.mark.parametrize("transfer", TRANSFERS)
+def test_the_same_batches_as_the_sqlite_reader(tmp_path: Path, pg_url: str, transfer: str) -> None:
     """Every ConvBatch field, from SQLite's reader and from PostgreSQL's Arrow tables,
     on data with derived conversations, histories, ties and awkward strings."""
     sqlite_url = _load_jsonl_everywhere(tmp_path, pg_url, jsonl())
@@ -216,12 +230,13 @@ def test_the_same_batches_as_the_sqlite_reader(tmp_path: Path, pg_url: str) -> N
         for as_of in starts:
             expected = _read_all(lite, as_of, 50)
             for rows in (1, 9, 50_000):
-                assert _read_all(pg, as_of, rows) == expected
+                assert _read_all(pg, as_of, rows, transfer) == expected
             compared += len(expected[0].get("ids", []))
         assert compared > 1000
 
 
-def test_one_snapshot_for_every_page(pg_url: str) -> None:
+@pytest.mark.parametrize("transfer", TRANSFERS)
+def test_one_snapshot_for_every_page(pg_url: str, transfer: str) -> None:
     """A write between two batches is not seen by the rest of the read."""
     with open_store(pg_url) as store:
         for batch in generate_history(60, seed=3, batch_size=1000):
@@ -233,6 +248,7 @@ def test_one_snapshot_for_every_page(pg_url: str) -> None:
             with_tags=False,
             with_text=False,
             batch_rows=40,
+            transfer=transfer,  # type: ignore[call-arg]
         )
         first = next(tables)
         late = Message(
@@ -249,6 +265,34 @@ def test_one_snapshot_for_every_page(pg_url: str) -> None:
         read = sum(pair[1].num_rows for pair in [first, *rest])
         assert read == total
         assert store.counts()["messages"] == total + 1
+
+
+@pytest.mark.parametrize("transfer", TRANSFERS)
+def test_a_read_left_early_frees_its_connections(pg_url: str, transfer: str) -> None:
+    """The engine stops after one batch (an error, a cancel): the streams are cancelled,
+    the store reads on."""
+    with open_store(pg_url) as store:
+        for batch in generate_history(80, seed=5, batch_size=1000):
+            store.write(batch)
+        assert isinstance(store, ColumnarTables)
+        for _ in range(3):
+            tables = store.columnar_tables(
+                as_of_us=to_micros(datetime(2030, 1, 1, tzinfo=UTC)),
+                with_tags=True,
+                with_text=True,
+                batch_rows=30,
+                transfer=transfer,  # type: ignore[call-arg]
+            )
+            assert next(tables)[1].num_rows >= 30
+            tables.close()  # type: ignore[attr-defined]
+        assert store.counts()["messages"] > 300
+        assert sum(1 for _ in store.iter_conversations()) == 80
+    with psycopg.connect(pg_url) as conn:
+        busy = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'convokit' "
+            "AND state <> 'idle' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert busy == (0,)
 
 
 # -- identical findings ---------------------------------------------------------------
