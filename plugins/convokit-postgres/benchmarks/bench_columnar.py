@@ -14,8 +14,8 @@ of its own so that its peak RSS is its own:
      4 MB;
    - ``adbc``: ``adbc_driver_postgresql`` record batches (only if it is importable);
 
-2. ``tables``: ``PostgresStore.columnar_tables`` (what the engine reads: keyset pages of
-   conversations and their messages, one snapshot);
+2. ``tables <transfer>``: ``PostgresStore.columnar_tables`` (what the engine reads: the
+   conversation and message streams in one snapshot), through ``csv`` and ``adbc``;
 3. ``check <engine>``: ``convokit_core.check`` with three reply commitments, python vs
    columnar, timed without rendering; the two JSON outputs must be identical.
 
@@ -140,7 +140,7 @@ def transfer(url: str, method: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "rows": rows, "peak_mb": _peak_mb()}
 
 
-def tables(url: str) -> dict[str, Any]:
+def tables(url: str, transfer: str) -> dict[str, Any]:
     from convokit_core import open_store
     from convokit_core._columnar._arrow import ColumnarTables
     from convokit_core._timeutil import to_micros
@@ -154,6 +154,7 @@ def tables(url: str) -> dict[str, Any]:
             with_tags=False,
             with_text=False,
             batch_rows=65_536,
+            transfer=transfer,  # type: ignore[call-arg]
         ):
             rows += messages.num_rows
             conversations += convs.num_rows
@@ -228,7 +229,7 @@ def main() -> None:
     if args.child:
         kind, url, *rest = args.child
         result = {"transfer": lambda: transfer(url, rest[0]),
-                  "tables": lambda: tables(url),
+                  "tables": lambda: tables(url, rest[0]),
                   "check": lambda: run_check(url, rest[0])}[kind]()  # fmt: skip
         print(json.dumps(result))
         return
@@ -248,7 +249,8 @@ def main() -> None:
         pass
     for method in methods:
         print("transfer", method, _child("transfer", url, method), flush=True)
-    print("columnar_tables", _child("tables", url), flush=True)
+    for how in ["csv"] + (["adbc"] if "adbc" in methods else []):
+        print("columnar_tables", how, _child("tables", url, how), flush=True)
     results = {engine: _child("check", url, engine) for engine in ("python", "columnar")}
     for engine, result in results.items():
         print("check", engine, result, flush=True)

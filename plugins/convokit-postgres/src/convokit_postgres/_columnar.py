@@ -90,6 +90,14 @@ _MESSAGES = """
     ORDER BY platform, conversation_id, sent_at, id
 """
 
+#: The conversation stream is wanted in key order: a GroupAggregate over the
+#: messages_by_conversation index and merge joins stream it from the first row, where a
+#: HashAggregate must first aggregate and sort every conversation (1M messages,
+#: vacuumed: 0.55 s of server time instead of 0.95 s).
+_STREAM_GROUPS = "SET LOCAL enable_hashagg = off"
+
+_HINT = str(2 << 20)
+
 _STRING = pa.string()
 _CONVERSATION_TYPES = dict(
     zip(
@@ -248,6 +256,7 @@ def columnar_tables(
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cur.execute(f"SET TRANSACTION SNAPSHOT {snapshot}")
                 cursors.append(cur)
+            cursors[0].execute(_STREAM_GROUPS)
             # ADBC's execute waits for the first rows: start both queries at once, so the
             # server aggregates the conversations while it sorts the messages
             with ThreadPoolExecutor(2) as pool:
@@ -261,6 +270,7 @@ def columnar_tables(
         else:
             second = open_connection(False)
             second.execute(f"SET TRANSACTION SNAPSHOT {snapshot}")
+            second.execute(_STREAM_GROUPS)
             groups = _CsvStream(stack, second, groups_query, _CONVERSATION_TYPES)
             messages = _CsvStream(stack, first, messages_query, message_types)
         pending: pa.Table | None = None
@@ -282,6 +292,9 @@ def columnar_tables(
 
 
 def _start(cursor: Any, query: str) -> pa.RecordBatchReader:
+    # smaller record batches than the driver's 16 MB: the first arrives sooner, and
+    # memory holds less
+    cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": _HINT})
     cursor.execute(query)
     return cursor.fetch_record_batch()
 
