@@ -85,7 +85,7 @@ _CONVERSATIONS = f"""
     ORDER BY g.platform, g.conversation_id
 """
 _MESSAGES = """
-    SELECT id, {at} AS sent_at, {flags} AS flags{extra} FROM messages
+    SELECT id, {at}, {flags} AS flags{extra} FROM messages
     WHERE sent_at <= {{as_of}}
     ORDER BY platform, conversation_id, sent_at, id
 """
@@ -234,11 +234,14 @@ def columnar_tables(
     names = message_columns(with_tags=with_tags, with_text=with_text)
     message_types = {name: _MESSAGE_TYPES[name] for name in names}
     extra = (", tags::text AS tags" if with_tags else "") + (", text" if with_text else "")
+    # ADBC decodes binary timestamps into Arrow microseconds exactly (cast to int64
+    # client-side, in C++); as text, the server computes them (numeric, exact since 14)
+    at = "sent_at" if transfer == "adbc" else _micros("sent_at")
     first = open_connection(False)  # psycopg: composes the queries, exports the snapshot
     literal = sql.Literal(as_of)
     groups_query = sql.SQL(_CONVERSATIONS).format(as_of=literal).as_string(first)
     messages_query = (
-        sql.SQL(_MESSAGES.format(at=_micros("sent_at"), flags=_FLAGS, extra=extra))
+        sql.SQL(_MESSAGES.format(at=at, flags=_FLAGS, extra=extra))
         .format(as_of=literal)
         .as_string(first)
     )
