@@ -34,6 +34,7 @@ from convokit_core._policy._rules import all_of, any_of, first_reply, max_silenc
 from convokit_core._report._reporters import render_json
 from convokit_core._timeutil import to_micros
 from convokit_core.testing._generate import DEMO_POLICY, generate_history
+from convokit_postgres import _columnar as pg_columnar
 from convokit_postgres._columnar import _adbc
 
 T0 = datetime(2024, 3, 8, 13, 0, tzinfo=UTC)
@@ -298,9 +299,14 @@ def test_a_read_left_early_frees_its_connections(pg_url: str, transfer: str) -> 
 # -- identical findings ---------------------------------------------------------------
 
 
-def test_generated_histories_with_derived_conversations(pg_url: str, small_batches: None) -> None:
+@pytest.mark.parametrize("transfer", TRANSFERS)
+def test_generated_histories_with_derived_conversations(
+    pg_url: str, small_batches: None, transfer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """generate_history data, a third of its conversations written without their record
-    (derived from their messages), checked at several instants."""
+    (derived from their messages), checked at several instants, through each transfer."""
+    if transfer == "csv":  # as without adbc_driver_postgresql installed
+        monkeypatch.setattr(pg_columnar, "_adbc", lambda: None)
     with open_store(pg_url) as store:
         for i, batch in enumerate(generate_history(150, seed=11, batch_size=50)):
             keep = [c for k, c in enumerate(batch.conversations) if (k + i) % 3]
