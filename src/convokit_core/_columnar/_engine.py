@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -13,6 +14,7 @@ from .._calendars import Calendar
 from .._cancel import checkpoint
 from .._policy._facts import CountingPolicy
 from .._policy._findings import CheckReport, FindingList
+from ._arrow import ColumnarTables, store_batches
 from ._calendar import CumulativeCalendar
 from ._chunk import Chunk
 from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, adbc_reader, batches
@@ -36,10 +38,12 @@ class ColumnarEngine:
 
     Covers the eight built-in rules (every counting policy, ``pause_when``,
     ``warn_before``, business calendars), ``where``/``unless`` scopes and
-    ``all_of``/``any_of`` of those, on file-backed SQLite stores. A third-party rule,
-    calendar or counting policy is refused by :meth:`unsupported` (``auto`` then runs
-    the python engine); a store that is not a SQLite file is handed to the python
-    engine (the log says so).
+    ``all_of``/``any_of`` of those, and plugin rules with a columnar form, on
+    file-backed SQLite stores and stores that hand over Arrow tables
+    (:class:`~._arrow.ColumnarTables`, e.g. PostgreSQL). A third-party rule without a
+    form, a calendar or counting policy of another type is refused by
+    :meth:`unsupported` (``auto`` then runs the python engine); any other store is
+    handed to the python engine (the log says so).
     """
 
     reads: Literal["store", "dataset"] = "store"
@@ -85,7 +89,14 @@ class ColumnarEngine:
             from .._errors import ConfigError
 
             raise ConfigError(f"--engine columnar: {why}")
-        if not isinstance(source, SQLiteStore) or source.path == ":memory:":
+        direct = isinstance(source, ColumnarTables)
+        if direct:
+            log.info(
+                "engine columnar: store %r hands over Arrow tables; the columnar engine "
+                "reads it directly",
+                getattr(source, "url", None),
+            )
+        elif not isinstance(source, SQLiteStore) or source.path == ":memory:":
             log.info(
                 "engine columnar: store %r is not a SQLite file; the python engine evaluates it",
                 getattr(source, "url", None),
@@ -129,10 +140,10 @@ class ColumnarEngine:
         calendars: dict[int, CumulativeCalendar] = {}
         unreported = 0  # conversations done, not yet reported (per PROGRESS_EVERY)
         with _young_gc_relaxed():
-            con = _connect(source)
+            con = None if direct else _connect(source)
+            read = partial(store_batches, source) if con is None else partial(batches, con)
             try:
-                for batch in batches(
-                    con,
+                for batch in read(
                     as_of_us=run.as_of_us,
                     kinds=kinds,
                     with_tags=run.uses_tags or run.needs_text,
@@ -163,7 +174,8 @@ class ColumnarEngine:
                         progress(PROGRESS_EVERY)
                         unreported -= PROGRESS_EVERY
             finally:
-                con.close()
+                if con is not None:
+                    con.close()
             if progress is not None and unreported:
                 progress(unreported)
             run.collect_channels(findings)

@@ -29,9 +29,9 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -53,8 +53,12 @@ from convokit_core._model import (
     TeamMember,
 )
 from convokit_core._storage._common import ClosingStore, merge_conversations, redact_url
+from convokit_core._timeutil import from_micros
 
 from ._schema import SCHEMA_VERSION, Migration, apply_migrations, current_version
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "MigrationReport",
@@ -361,6 +365,14 @@ def _connect_defaults(conninfo: str, connect_timeout: int) -> dict[str, Any]:
         "connect_timeout": connect_timeout,
     }
     return {k: v for k, v in defaults.items() if k not in given}
+
+
+def _with_params(conninfo: str, params: dict[str, Any]) -> str:
+    """The libpq URI ``conninfo`` with ``params`` added to its query."""
+    parts = urlsplit(conninfo)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [(name, str(value)) for name, value in params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def source_lock_key(source: str) -> int:
@@ -1029,6 +1041,63 @@ class PostgresStore(ClosingStore):
             finally:
                 for stream in (messages, records, statuses):
                     stream.close()
+
+    def columnar_tables(
+        self,
+        *,
+        as_of_us: int,
+        with_tags: bool,
+        with_text: bool,
+        batch_rows: int,
+        with_channels: bool = False,
+        transfer: str = "auto",
+    ) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """Whole conversations as of ``as_of_us`` as Arrow tables, for the columnar
+        engine (the contract of ``convokit_core._columnar._arrow``): two ``COPY``
+        streams on two connections sharing one snapshot, decoded by ADBC when
+        ``adbc_driver_postgresql`` is installed, else by ``pyarrow.csv`` (``transfer``:
+        ``"auto"``, ``"adbc"``, ``"csv"``; see :mod:`convokit_postgres._columnar`)."""
+        from ._columnar import _adbc, columnar_tables
+
+        dbapi = _adbc()
+        errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+        if dbapi is not None:
+            errors += (dbapi.Error,)
+        with ExitStack() as stack:
+
+            def open_connection(adbc: bool) -> Any:
+                if not adbc:
+                    return stack.enter_context(self._reader())
+                assert dbapi is not None
+                self._check_open()
+                uri = _with_params(self._conninfo, self._connect_kwargs)
+                try:
+                    conn = dbapi.connect(uri)
+                except dbapi.Error as exc:
+                    raise self._error("cannot connect", exc) from exc
+                stack.callback(conn.close)
+                return conn
+
+            tables = columnar_tables(
+                open_connection,
+                as_of=from_micros(as_of_us),
+                with_tags=with_tags,
+                with_text=with_text,
+                with_channels=with_channels,
+                batch_rows=batch_rows,
+                transfer=transfer,
+            )
+            try:
+                while True:
+                    try:
+                        pair = next(tables)
+                    except StopIteration:
+                        return
+                    except errors as exc:
+                        raise self._error("read failed", exc) from exc
+                    yield pair
+            finally:
+                tables.close()
 
     def get_conversation(self, platform: str, id: str) -> Conversation | None:
         """One assembled conversation (stored or derived), or ``None``."""
