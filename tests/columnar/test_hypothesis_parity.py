@@ -18,10 +18,13 @@ the property (it does not fall back to the python engine).
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import attrs
 import pytest
@@ -30,6 +33,7 @@ from hypothesis import strategies as st
 
 from convokit_core import check
 from convokit_core._calendars import ALWAYS_OPEN, Calendar
+from convokit_core._columnar import _engine as columnar_engine
 from convokit_core._columnar._engine import ColumnarEngine
 from convokit_core._model import (
     Batch,
@@ -70,13 +74,15 @@ KINDS = tuple(k.value for k in StakeholderKind)
 SPAN_MINUTES = 6 * 1440
 """Messages, status changes and roster changes fall within this many minutes of the anchor."""
 
-#: Each history starts at one of these instants (UTC); each week holds a DST change and a
+#: Each history starts at one of these instants (UTC); most weeks hold a DST change and a
 #: public holiday of one of the business calendars below.
 ANCHORS = (
     datetime(2024, 3, 7, 12, 0, tzinfo=UTC),  # Berlin Women's Day 8 Mar, New York DST 10 Mar
     datetime(2024, 3, 27, 12, 0, tzinfo=UTC),  # Good Friday, Berlin DST 31 Mar, Easter Monday
     datetime(2024, 10, 24, 12, 0, tzinfo=UTC),  # Berlin falls back 27 Oct
     datetime(2024, 11, 1, 12, 0, tzinfo=UTC),  # New York falls back 3 Nov, Election Day 5 Nov
+    datetime(1969, 12, 29, 12, 0, tzinfo=UTC),  # New Year's Day 1970: negative epoch times
+    datetime(2999, 12, 27, 12, 0, tzinfo=UTC),  # deadlines past the year 3000
 )
 
 BERLIN = Calendar(
@@ -128,16 +134,28 @@ class History:
     channels: tuple[Channel, ...]
 
     def write(self, url: str) -> None:
+        """One batch (one transaction): records with their messages and changes, the
+        messages and changes of derived conversations, stakeholders, roster, channels."""
+        records: list[Conversation] = []
+        messages: list[Message] = []
+        changes: list[StatusChange] = []
+        for conv_messages, record, conv_changes in self.conversations:
+            if record is None:
+                messages.extend(conv_messages)
+                changes.extend(conv_changes)
+            else:
+                records.append(
+                    attrs.evolve(record, messages=conv_messages, status_history=conv_changes)
+                )
         with open_store(url) as store:
-            for messages, record, changes in self.conversations:
-                if record is None:
-                    store.write(Batch(messages=messages, status_changes=changes))
-                else:
-                    conv = attrs.evolve(record, messages=messages, status_history=changes)
-                    store.write(Batch(conversations=[conv]))
             store.write(
                 Batch(
-                    stakeholders=self.stakeholders, team_members=self.team, channels=self.channels
+                    conversations=records,
+                    messages=messages,
+                    status_changes=changes,
+                    stakeholders=self.stakeholders,
+                    team_members=self.team,
+                    channels=self.channels,
                 )
             )
 
@@ -382,25 +400,54 @@ def assert_same_findings(
     as_of: datetime,
     only: Sequence[str] | None,
     classifiers: Sequence[Any] | None,
+    batch_rows: int | None = None,
 ) -> None:
     """Both engines on ``history`` written to a fresh SQLite file."""
-    why = ColumnarEngine().unsupported(commitments)
-    assert why is None, f"the columnar engine refuses a built-in rule: {why}"
-    kw: dict[str, Any] = {"as_of": as_of, "only": only, "classifiers": classifiers}
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/store.db"
         history.write(url)
-        python = findings_json(url, commitments, "python", **kw)
+        assert_same_json(url, commitments, as_of, only, classifiers, batch_rows)
+
+
+def assert_same_json(
+    url: str,
+    commitments: Sequence[Commitment],
+    as_of: datetime,
+    only: Sequence[str] | None,
+    classifiers: Sequence[Any] | None,
+    batch_rows: int | None = None,
+) -> None:
+    """The findings JSON of both engines on the store at ``url``; the columnar engine
+    reads ``batch_rows`` messages per batch when given (whole conversations each)."""
+    why = ColumnarEngine().unsupported(commitments)
+    assert why is None, f"the columnar engine refuses a built-in rule: {why}"
+    kw: dict[str, Any] = {"as_of": as_of, "only": only, "classifiers": classifiers}
+    python = findings_json(url, commitments, "python", **kw)
+    rows = columnar_engine.BATCH_ROWS if batch_rows is None else batch_rows
+    with mock.patch.object(columnar_engine, "BATCH_ROWS", rows):
         columnar = findings_json(url, commitments, "columnar", **kw)
     if columnar != python:
-        pairs = zip(python.splitlines(), columnar.splitlines(), strict=False)
-        first = next(
-            ((i, p, c) for i, (p, c) in enumerate(pairs) if p != c),
-            (-1, f"{len(python)} chars", f"{len(columnar)} chars"),
-        )
-        pytest.fail(
-            f"findings differ at line {first[0]}:\n python:   {first[1]}\n columnar: {first[2]}"
-        )
+        pytest.fail(first_difference(python, columnar))
+
+
+def first_difference(python: str, columnar: str) -> str:
+    """The first commitment summary or finding that differs, each engine's on one line."""
+    a, b = json.loads(python), json.loads(columnar)
+    for key in ("as_of", "store", "commitments", "findings"):
+        left, right = a.get(key), b.get(key)
+        if left == right and json.dumps(left) == json.dumps(right):
+            continue
+        if isinstance(left, list) and isinstance(right, list):
+            for i in range(max(len(left), len(right))):
+                x = left[i] if i < len(left) else None
+                y = right[i] if i < len(right) else None
+                if json.dumps(x) != json.dumps(y):
+                    return (
+                        f"{key}[{i}] differs:\n python:   {json.dumps(x)}\n"
+                        f" columnar: {json.dumps(y)}"
+                    )
+        return f"{key} differs:\n python:   {json.dumps(left)}\n columnar: {json.dumps(right)}"
+    return "the two documents hold the same values but differ in layout"
 
 
 @settings(
@@ -415,6 +462,7 @@ def assert_same_findings(
     as_of_minutes=st.integers(-30, SPAN_MINUTES + 1440),
     only=st.sampled_from(ONLY),
     classifiers=st.sampled_from([(), None]),
+    batch_rows=st.sampled_from([None, None, 1, 2, 5]),
 )
 def test_both_engines_write_the_same_findings_json(
     history: History,
@@ -422,6 +470,7 @@ def test_both_engines_write_the_same_findings_json(
     as_of_minutes: int,
     only: tuple[str, ...] | None,
     classifiers: tuple[Any, ...] | None,
+    batch_rows: int | None,
 ) -> None:
     assert_same_findings(
         history,
@@ -429,6 +478,7 @@ def test_both_engines_write_the_same_findings_json(
         _at(history.anchor, as_of_minutes),
         only,
         classifiers,
+        batch_rows,
     )
 
 
@@ -619,7 +669,7 @@ def night_policy(calendars: Sequence[Calendar]) -> list[Commitment]:
     [pytest.param(*rest, id=name) for name, *rest in NIGHTS],
 )
 def test_dst_nights_and_holidays_give_the_same_findings_json(
-    instant: datetime, step: int, calendars: tuple[Calendar, ...]
+    tmp_path: Path, instant: datetime, step: int, calendars: tuple[Calendar, ...]
 ) -> None:
     zone = calendars[0].timezone
     before, after = instant - timedelta(minutes=1), instant + timedelta(minutes=1)
@@ -627,9 +677,10 @@ def test_dst_nights_and_holidays_give_the_same_findings_json(
         assert before.astimezone(zone).utcoffset() != after.astimezone(zone).utcoffset()
     else:  # the instant starts a holiday of the second calendar
         assert calendars[1].business_time(before, after) == timedelta(minutes=1)
-    history = night_history(instant, step)
+    url = f"sqlite:///{tmp_path}/store.db"
+    night_history(instant, step).write(url)
     commitments = night_policy(calendars)
     for offset in NIGHT_AS_OF:
         as_of = instant + timedelta(minutes=offset * step)
         for only in (None, ("breached", "at_risk")):
-            assert_same_findings(history, commitments, as_of, only, ())
+            assert_same_json(url, commitments, as_of, only, (), batch_rows=offset % 3 + 1)
