@@ -19,12 +19,15 @@ from hypothesis import strategies as st
 from convokit_core import check, load_policy
 from convokit_core._calendars import ALWAYS_OPEN, Calendar
 from convokit_core._cli import cli
+from convokit_core._errors import ConfigError
 from convokit_core._model import (
     Batch,
+    Channel,
     Conversation,
     Message,
     Stakeholder,
     StatusChange,
+    TeamMember,
 )
 from convokit_core._plugins import open_store
 from convokit_core._policy._engines import choose_engine
@@ -35,9 +38,14 @@ from convokit_core._policy._rules import (
     Rule,
     all_of,
     any_of,
+    channel_activity,
     first_reply,
+    follow_up,
     max_silence,
     next_reply,
+    owner_assigned,
+    periodic_update,
+    resolution_within,
 )
 from convokit_core._report._reporters import render_json
 from convokit_core.testing._generate import DEMO_POLICY
@@ -128,11 +136,28 @@ def conversations(
         platform=platform,
         channel_id=draw(st.sampled_from(["acme", "help", None])),
         stakeholder_id="u-" + cid,
-        owner_id=draw(st.sampled_from([None, "kc", "jo"])),
+        owner_id=draw(st.sampled_from([None, "kc", "jo", "gone", "later", "stranger"])),
         status=draw(st.sampled_from(["open", "pending", "resolved"])),
         tags=draw(st.sampled_from([(), ("vip",)])),
     )
     return messages, record, changes
+
+
+#: Owners: active, departed (during the histories), not started yet; "stranger" is not
+#: on the roster.
+TEAM = [
+    TeamMember(id="kc"),
+    TeamMember(id="jo", active_from=T0 - timedelta(days=30)),
+    TeamMember(id="gone", active_until=T0 + timedelta(days=2)),
+    TeamMember(id="later", active_from=T0 + timedelta(days=3)),
+]
+#: Known channels: one with posts in most histories, one only known (measured from
+#: its creation), one created after some as_of values.
+KNOWN_CHANNELS = [
+    Channel(id="acme", platform="twitter", created_at=T0 - timedelta(days=1)),
+    Channel(id="quiet", platform="twitter", created_at=T0 + timedelta(hours=5)),
+    Channel(id="empty", platform="mastodon"),
+]
 
 
 def _with(m: Message, **changes: Any) -> Message:
@@ -143,7 +168,7 @@ def _with(m: Message, **changes: Any) -> Message:
 
 @st.composite
 def rules(draw: st.DrawFn, depth: int = 0) -> Rule:
-    choice = draw(st.integers(0, 5 if depth < 2 else 2))
+    choice = draw(st.integers(0, 9 if depth < 2 else 6))
     limit = draw(st.sampled_from(["0s", "20m", "1h", "3h", "2d", "900d"]))
     pause = draw(st.sampled_from([None, None, "pending", ["pending", "resolved"], "open"]))
     if choice == 0:
@@ -153,8 +178,24 @@ def rules(draw: st.DrawFn, depth: int = 0) -> Rule:
     elif choice == 2:
         rule = max_silence(limit, pause_when=pause)
     elif choice == 3:
-        rule = all_of(*draw(st.lists(rules(depth + 1), min_size=1, max_size=3)))
+        rule = periodic_update(limit, pause_when=pause)
     elif choice == 4:
+        rule = resolution_within(limit, pause_when=pause)
+    elif choice == 5:
+        ack, res = draw(
+            st.sampled_from([(limit, None), (None, limit), ("20m", limit), (limit, "1h")])
+        )
+        rule = follow_up(
+            draw(st.sampled_from(["complaint", ["question", "vip"]])),
+            acknowledge_within=ack,
+            resolve_within=res,
+            pause_when=pause,
+        )
+    elif choice == 6:
+        rule = owner_assigned(draw(st.sampled_from([0, "1h", "2d"])))
+    elif choice == 7:
+        rule = all_of(*draw(st.lists(rules(depth + 1), min_size=1, max_size=3)))
+    elif choice == 8:
         rule = any_of(*draw(st.lists(rules(depth + 1), min_size=1, max_size=3)))
     else:
         rule = draw(rules(depth + 1))
@@ -171,13 +212,30 @@ def rules(draw: st.DrawFn, depth: int = 0) -> Rule:
 
 
 @st.composite
+def channel_rules(draw: st.DrawFn, depth: int = 0) -> Rule:
+    choice = draw(st.integers(0, 2 if depth < 1 else 0))
+    if choice == 0:
+        rule: Rule = channel_activity(draw(st.sampled_from(["20m", "3h", "2d"])))
+    elif choice == 1:
+        rule = all_of(*draw(st.lists(channel_rules(depth + 1), min_size=1, max_size=2)))
+    else:
+        rule = any_of(*draw(st.lists(channel_rules(depth + 1), min_size=1, max_size=2)))
+    scope = draw(st.integers(0, 3))
+    if scope == 1:
+        rule = rule.where(platform="twitter")
+    elif scope == 2:
+        rule = rule.unless(channel="help")
+    return rule
+
+
+@st.composite
 def commitment_lists(draw: st.DrawFn) -> list[Commitment]:
     out = []
     for i in range(draw(st.integers(1, 3))):
         out.append(
             Commitment(
                 name=f"c{i}",
-                rule=draw(rules()),
+                rule=draw(channel_rules() if draw(st.integers(0, 5)) == 0 else rules()),
                 calendar=draw(st.sampled_from(CALENDARS)),
                 warn_before=draw(st.sampled_from([None, "10m", "1h"])),
                 severity=draw(st.sampled_from(["error", "warning"])),
@@ -202,16 +260,20 @@ def commitment_lists(draw: st.DrawFn) -> list[Commitment]:
     commitments=commitment_lists(),
     as_of_minutes=st.integers(-30, 9 * 1440),
     only=st.sampled_from([None, None, ("breached", "at_risk"), ("paused", "met")]),
+    roster=st.booleans(),
 )
 def test_generated_histories_give_identical_json(
     histories: tuple[tuple[list[Message], Conversation | None, list[Any]], ...],
     commitments: list[Commitment],
     as_of_minutes: int,
     only: tuple[str, ...] | None,
+    roster: bool,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/store.db"
         with open_store(url) as store:
+            if roster:
+                store.write(Batch(team_members=TEAM, channels=KNOWN_CHANNELS))
             for messages, record, changes in histories:
                 convs = []
                 if record is not None:
@@ -282,13 +344,6 @@ def test_every_status_shows_up_in_one_history(tmp_path: Path) -> None:
 # -- the demo data, the TWCS sample ---------------------------------------------------
 
 
-def supported_policy(text: str) -> str:
-    """The demo policy with only the commitments the columnar engine covers."""
-    head, *blocks = text.split("[[commitment]]")
-    keep = [b for b in blocks if 'rule = "max_silence"' in b or 'rule = "first_reply"' in b]
-    return head + "".join("[[commitment]]" + b for b in keep)
-
-
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -303,7 +358,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def test_demo_data_through_the_cli_is_byte_identical(demo: Any, tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"
-    policy.write_text(supported_policy(DEMO_POLICY))
+    policy.write_text(DEMO_POLICY)
     as_of = demo.as_of.isoformat()
     outputs = []
     for engine in ("python", "columnar", "auto"):
@@ -335,19 +390,16 @@ def test_demo_policy_with_tag_scopes_and_the_keyword_classifier(demo: Any) -> No
     both(demo.store_url, commitments, demo.as_of, classifiers=None)
 
 
-def test_the_full_demo_policy_falls_back_to_python_and_columnar_names_the_rule(
-    demo: Any,
-) -> None:
+def test_the_full_demo_policy_runs_columnar_and_a_foreign_rule_is_named(demo: Any) -> None:
     policy = load_policy(demo.policy_path)
     choice = choose_engine("auto", policy.commitments)
+    assert choice.name == "columnar"
+    foreign = [*policy.commitments, Commitment(name="mine", rule=EveryConversationMet(within="1h"))]
+    choice = choose_engine("auto", foreign)
     assert choice.name == "python"
-    assert "'complaints-are-closed': rule 'follow_up' has no columnar form" in choice.reason
-    code, _, err = run(
-        "--store", demo.store_url, "check", "--policy", str(demo.policy_path),
-        "--engine", "columnar", "--as-of", demo.as_of.isoformat(),
-    )  # fmt: skip
-    assert code == 2
-    assert "commitment 'complaints-are-closed': rule 'follow_up' has no columnar form" in err
+    assert "'mine': rule 'first_reply' has no columnar form" in choice.reason
+    with pytest.raises(ConfigError, match="commitment 'mine': rule 'first_reply' has no columnar"):
+        check(demo.store_url, foreign, as_of=demo.as_of, engine="columnar", classifiers=[])
 
 
 @pytest.mark.skipif(not TWCS.exists(), reason="the TWCS sample is not on this machine")
@@ -368,6 +420,13 @@ def test_twcs_sample_is_byte_identical(tmp_path: Path) -> None:
         'calendar = "office"\nwarn_before = "30m"\n'
         '[[commitment]]\nname = "silence"\nrule = "max_silence"\nwindow = "4h"\n'
         'calendar = "office"\n'
+        '[[commitment]]\nname = "updates"\nrule = "periodic_update"\nevery = "1d"\n'
+        '[[commitment]]\nname = "resolved"\nrule = "resolution_within"\nduration = "2d"\n'
+        'calendar = "office"\n'
+        '[[commitment]]\nname = "owned"\nrule = "owner_assigned"\nwithin = "4h"\n'
+        '[[commitment]]\nname = "profiles"\nrule = "channel_activity"\nmax_gap = "1d"\n'
+        '[[commitment]]\nname = "complaints"\nrule = "follow_up"\ntags = ["complaint"]\n'
+        'acknowledge_within = "1h"\n'
     )
     outputs = [
         run(
@@ -429,3 +488,70 @@ def test_a_memory_store_is_evaluated_by_the_python_engine() -> None:
     a = as_json(check(store, commitments, as_of=T0 + timedelta(hours=2), engine="columnar"))
     b = as_json(check(store, commitments, as_of=T0 + timedelta(hours=2), engine="python"))
     assert a == b
+
+
+# -- generated support traffic: every rule, realistic volumes ----------------------------
+
+EVERY_RULE = [
+    ("first", first_reply("1h")),
+    ("next", next_reply("4h", pause_when="pending")),
+    ("silence", max_silence("2h")),
+    ("updates", periodic_update("1d", pause_when="pending")),
+    ("complaints", follow_up("complaint", acknowledge_within="1h", resolve_within="3d")),
+    ("questions-ack", follow_up("question", acknowledge_within="30m", pause_when="pending")),
+    ("resolution", resolution_within("1w", pause_when="pending")),
+    ("owners", owner_assigned("4h")),
+    ("owners-now", owner_assigned()),
+    ("profiles", channel_activity("6h")),
+    ("profiles-help", channel_activity("1d").unless(channel="acme_billing")),
+    (
+        "composite",
+        all_of(follow_up("complaint", acknowledge_within="2h"), owner_assigned("1d")).where(
+            tags="complaint"
+        ),
+    ),
+    ("either", any_of(periodic_update("12h"), resolution_within("2d"))),
+]
+
+
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from convokit_core.testing._generate import generate_history
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('traffic')}/store.db"
+    with open_store(url) as store:
+        for batch in generate_history(
+            1500,
+            seed=7,
+            days=40,
+            abandoned=("acme_billing",),
+            abandoned_after_days=25,
+            channel_platforms=(("acme_help", "mastodon"),),
+        ):
+            store.write(batch)
+    return url
+
+
+@pytest.mark.parametrize("calendar", [0, 1], ids=["always-open", "new-york"])
+@pytest.mark.parametrize(
+    "as_of", [datetime(2024, 1, 20, tzinfo=UTC), datetime(2024, 2, 5, 17, 30, tzinfo=UTC)]
+)
+def test_generated_traffic_every_rule_is_byte_identical(
+    traffic: str, calendar: int, as_of: datetime
+) -> None:
+    commitments = [
+        Commitment(
+            name=name,
+            rule=rule,
+            calendar=CALENDARS[calendar],
+            warn_before="12h" if i % 2 else None,
+            counting=CountingPolicy(public_only=i % 3 == 1, count_automated=i % 4 == 2),
+        )
+        for i, (name, rule) in enumerate(EVERY_RULE)
+    ]
+    text = both(traffic, commitments, as_of, classifiers=[])
+    for name, _ in EVERY_RULE:
+        assert f'"commitment": "{name}"' in text
+    for status in ("met", "breached", "pending", "at_risk", "paused", "not_applicable"):
+        assert f'"status": "{status}"' in text
+    both(traffic, commitments, as_of, classifiers=[], only=("breached", "at_risk"))

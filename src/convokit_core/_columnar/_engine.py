@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from itertools import pairwise, repeat
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -16,8 +16,8 @@ from .._policy._facts import CountingPolicy
 from .._policy._findings import CheckReport, FindingList
 from ._calendar import CumulativeCalendar
 from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, batches
-from ._rows import STATUS_NAMES, Rows
-from ._rules import BatchState, evaluate_rule, unsupported_rule
+from ._rows import MESSAGE, STATUS_NAMES, SUBJECT_KINDS, TURN, Rows
+from ._rules import BatchState, evaluate_rule, observe_rule, unsupported_rule
 
 if TYPE_CHECKING:
     from .._policy._evaluate import Classifier, Commitment
@@ -26,7 +26,7 @@ __all__ = ["ColumnarEngine"]
 
 log = logging.getLogger("convokit.policy")
 
-_KINDS = np.array(["conversation", "turn"], dtype=object)
+_KINDS = np.array(SUBJECT_KINDS, dtype=object)
 _STATUS_OBJECTS = np.array(STATUS_NAMES, dtype=object)
 
 #: Messages per batch (a batch always holds whole conversations).
@@ -34,13 +34,14 @@ BATCH_ROWS = 65_536
 
 
 class ColumnarEngine:
-    """Whole conversations in column batches; built-in reply rules vectorised.
+    """Whole conversations in column batches; every built-in rule vectorised.
 
-    Covers ``first_reply``, ``next_reply`` and ``max_silence`` (every counting policy,
-    ``pause_when``, ``warn_before``, business calendars), ``where``/``unless`` scopes
-    and ``all_of``/``any_of`` of those, on file-backed SQLite stores. Anything else is
-    refused by :meth:`unsupported` (``auto`` then runs the python engine); a store that
-    is not a SQLite file is handed to the python engine (the log says so).
+    Covers the eight built-in rules (every counting policy, ``pause_when``,
+    ``warn_before``, business calendars), ``where``/``unless`` scopes and
+    ``all_of``/``any_of`` of those, on file-backed SQLite stores. A third-party rule,
+    calendar or counting policy is refused by :meth:`unsupported` (``auto`` then runs
+    the python engine); a store that is not a SQLite file is handed to the python
+    engine (the log says so).
     """
 
     reads: Literal["store", "dataset"] = "store"
@@ -98,14 +99,16 @@ class ColumnarEngine:
                 classifiers=classifiers,
                 progress=progress,
             )
+        channel_level = [i for i, c in enumerate(commitments) if c.rule.level == "channel"]
         run = Evaluation(
             commitments,
             as_of=as_of,
             keep=only,
             team=source.iter_team_members(),
-            channels=(),
+            channels=source.iter_channels() if channel_level else (),
             classifiers=classifiers,
         )
+        conversation_level = [i for i in range(len(commitments)) if i not in channel_level]
         kinds: dict[str, str] = {}
         if run.uses_stakeholders:
             kinds = {s.id: str(s.kind) for s in source.iter_stakeholders()}
@@ -134,6 +137,7 @@ class ColumnarEngine:
                     kinds=kinds,
                     with_tags=run.uses_tags or run.needs_text,
                     with_text=run.needs_text,
+                    with_channels=bool(channel_level),
                     batch_rows=BATCH_ROWS,
                 ):
                     checkpoint()
@@ -143,11 +147,13 @@ class ColumnarEngine:
                         as_of_us=run.as_of_us,
                         strings=string,
                         calendars=calendars,
-                        extra_tags=extra,
+                        classified=extra,
                     )
+                    for i in channel_level:
+                        observe_rule(run.commitments[i].rule, state, run.contexts[i])
                     results = [
-                        evaluate_rule(c.rule, state, run.contexts[i])
-                        for i, c in enumerate(run.commitments)
+                        (i, evaluate_rule(run.commitments[i].rule, state, run.contexts[i]))
+                        for i in conversation_level
                     ]
                     _collect(batch, results, run.counts, keep_codes, table, findings)
                     run.conversations += batch.n
@@ -159,6 +165,7 @@ class ColumnarEngine:
                 con.close()
             if progress is not None and unreported:
                 progress(unreported)
+            run.collect_channels(findings)
         return CheckReport(
             as_of=as_of,
             commitments=run.summaries(),
@@ -168,12 +175,12 @@ class ColumnarEngine:
         )
 
 
-def _classify(batch: ConvBatch, classifiers: Sequence[Classifier]) -> list[set[str]]:
-    """Tags the classifiers give the untagged inbound messages with a text, per
-    conversation (``classify_threads``: each classifier once for the batch)."""
+def _classify(batch: ConvBatch, classifiers: Sequence[Classifier]) -> dict[int, tuple[str, ...]]:
+    """Tags the classifiers give the untagged inbound messages with a text, by message
+    row (``classify_threads``: each classifier once for the batch; sorted)."""
     from .._policy._evaluate import run_classifiers
 
-    found: list[set[str]] = [set() for _ in range(batch.n)]
+    found: dict[int, tuple[str, ...]] = {}
     assert batch.texts is not None
     assert batch.tags is not None
     texts, tags = batch.texts, batch.tags
@@ -184,13 +191,14 @@ def _classify(batch: ConvBatch, classifiers: Sequence[Classifier]) -> list[set[s
     batch_texts = [texts[i] for i in where]
     per_message = run_classifiers(batch_texts, classifiers)
     for i, acc in zip(where, per_message, strict=True):
-        found[int(batch.conv[i])].update(acc)
+        if acc:
+            found[i] = tuple(sorted(acc))
     return found
 
 
 def _collect(
     batch: ConvBatch,
-    results: Sequence[Rows],
+    results: Sequence[tuple[int, Rows]],
     counts: list[dict[str, int]],
     keep_codes: np.ndarray[Any, np.dtype[np.bool_]],
     table: list[str],
@@ -200,7 +208,7 @@ def _collect(
     conversation and commitment by commitment (the python engine's order)."""
     kept: list[Rows] = []
     which: list[np.ndarray[Any, np.dtype[np.int64]]] = []
-    for i, rows in enumerate(results):
+    for i, rows in results:
         tally = np.bincount(rows.status, minlength=len(STATUS_NAMES)).tolist()
         for code, name in enumerate(STATUS_NAMES):
             if tally[code]:
@@ -223,11 +231,12 @@ def _collect(
     ids = batch.ids
     cids = batch.cid
     conv = rows.conv.tolist()
-    turn = rows.turn > 0
     subjects = [cids[c] for c in conv]
-    for i in np.flatnonzero(turn).tolist():
-        subjects[i] = f"{subjects[i]}#{int(rows.turn[i])}"
-    kinds = _KINDS[turn.astype(np.int64)].tolist()
+    for i in np.flatnonzero(rows.kind == TURN).tolist():
+        subjects[i] = f"{subjects[i]}#{int(rows.subj[i])}"
+    for i in np.flatnonzero(rows.kind == MESSAGE).tolist():
+        subjects[i] = ids[int(rows.subj[i])]
+    kinds = _KINDS[rows.kind].tolist()
     evidence: list[tuple[str, ...]] = [
         (ids[a], ids[b]) for a, b in zip(rows.ev1.tolist(), rows.ev2.tolist(), strict=True)
     ]
@@ -248,7 +257,7 @@ def _collect(
             _optional(rows.limit, rows.has_limit),
             evidence,
             strings[rows.what].tolist(),
-            repeat("", len(rows)),
+            rows.note.tolist(),
             strings[rows.label].tolist(),
             strict=False,
         )

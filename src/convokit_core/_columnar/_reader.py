@@ -45,7 +45,7 @@ I64 = npt.NDArray[np.int64]
 class ConvBatch:
     """Consecutive whole conversations: message columns plus one entry per conversation.
 
-    Message columns (``at``, ``flags``, ``ids``, optional ``tags``/``texts``) are in
+    Message columns (``at``, ``flags``, ``ids``, optional ``tags``/``texts``/``msg_channel``) are in
     ``(platform, conversation_id, sent_at, id)`` order; conversation ``k`` holds rows
     ``offsets[k]:offsets[k + 1]``.
     """
@@ -60,6 +60,7 @@ class ConvBatch:
         "history",
         "ids",
         "kinds",
+        "msg_channel",
         "offsets",
         "owner",
         "platform",
@@ -75,6 +76,7 @@ class ConvBatch:
         self.ids: list[str] = []
         self.tags: list[Any] | None = None
         self.texts: list[Any] | None = None
+        self.msg_channel: list[str | None] | None = None
         self.offsets: I64 = np.zeros(1, np.int64)
         self.conv: I64 = np.empty(0, np.int64)
         self.platform: list[str] = []
@@ -104,13 +106,15 @@ def batches(
     kinds: Mapping[str, str],
     with_tags: bool,
     with_text: bool,
+    with_channels: bool = False,
     batch_rows: int = _FETCH,
 ) -> Iterator[ConvBatch]:
     """Stream the conversations of ``con`` as of ``as_of_us`` in batches of about
-    ``batch_rows`` messages (a conversation is never split)."""
+    ``batch_rows`` messages (a conversation is never split). ``with_channels`` reads
+    each message's own ``channel_id`` too (for channel-level rules)."""
     con.execute("BEGIN")  # one snapshot for every stream
     try:
-        yield from _batches(con, as_of_us, kinds, with_tags, with_text, batch_rows)
+        yield from _batches(con, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows)
     finally:
         con.rollback()
 
@@ -121,9 +125,16 @@ def _batches(
     kinds: Mapping[str, str],
     with_tags: bool,
     with_text: bool,
+    with_channels: bool,
     batch_rows: int,
 ) -> Iterator[ConvBatch]:
-    extra = (", tags" if with_tags else "") + (", text" if with_text else "")
+    extra = (
+        (", tags" if with_tags else "")
+        + (", text" if with_text else "")
+        + (", channel_id" if with_channels else "")
+    )
+    at_text = 3 + with_tags
+    at_channel = at_text + with_text
     params = (as_of_us,)
     messages = con.execute(
         f"SELECT id, sent_at, {_FLAGS}{extra} FROM messages WHERE sent_at <= ? "
@@ -157,8 +168,8 @@ def _batches(
     record = next(records, None)
     status_row = next(statuses, None)
     later_row = next(later, None)
-    # fetched chunks not yet in a batch: (ids, sent_at, flags, tags, texts)
-    pending: list[tuple[list[str], I64, npt.NDArray[np.int8], list[Any], list[Any]]] = []
+    # fetched chunks not yet in a batch: (ids, sent_at, flags, tags, texts, channels)
+    pending: list[tuple[list[str], I64, npt.NDArray[np.int8], list[Any], list[Any], list[Any]]] = []
     buffered = 0
     group = next(groups, None)
     while group is not None:
@@ -182,7 +193,8 @@ def _batches(
                     np.array(cols[1], dtype=np.int64),
                     np.array(cols[2], dtype=np.int8),
                     list(cols[3]) if with_tags else [],
-                    list(cols[-1]) if with_text else [],
+                    list(cols[at_text]) if with_text else [],
+                    list(cols[at_channel]) if with_channels else [],
                 )
             )
             buffered += len(rows)
@@ -191,9 +203,21 @@ def _batches(
         flags = np.concatenate([p[2] for p in pending])
         tags = list(chain.from_iterable(p[3] for p in pending))
         texts = list(chain.from_iterable(p[4] for p in pending))
+        channels = list(chain.from_iterable(p[5] for p in pending))
         buffered -= need
         pending = (
-            [(ids[need:], at[need:], flags[need:], tags[need:], texts[need:])] if buffered else []
+            [
+                (
+                    ids[need:],
+                    at[need:],
+                    flags[need:],
+                    tags[need:],
+                    texts[need:],
+                    channels[need:],
+                )
+            ]
+            if buffered
+            else []
         )
         batch.ids = ids[:need] if buffered else ids
         batch.at = at[:need]
@@ -202,6 +226,8 @@ def _batches(
             batch.tags = tags[:need]
         if with_text:
             batch.texts = texts[:need]
+        if with_channels:
+            batch.msg_channel = channels[:need]
         batch.offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=batch.offsets[1:])
         batch.conv = np.repeat(np.arange(len(counts), dtype=np.int64), counts)

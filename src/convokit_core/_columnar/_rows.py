@@ -3,7 +3,10 @@
 Rows are in conversation order, and within a conversation in the order the python
 engine's rule returns its outcomes. Strings (``what``, the rule label) are indices into
 the run's string table; evidence is message row indices of the batch (``-1``: none);
-``turn`` is the turn number of a ``turn`` subject, ``0`` for a ``conversation`` subject.
+``kind`` is the subject kind (:data:`CONVERSATION`, :data:`TURN`, :data:`MESSAGE`) and
+``subj`` names the subject within its conversation: the turn number of a turn, the
+message row of a message, ``0`` for the conversation itself. ``note`` is an object
+array of strings (``""`` for none).
 """
 
 from __future__ import annotations
@@ -18,16 +21,23 @@ __all__ = [
     "ANY_RANK",
     "AT_RISK",
     "BREACHED",
+    "CONVERSATION",
+    "MESSAGE",
     "MET",
     "NOT_APPLICABLE",
     "PAUSED",
     "PENDING",
     "STATUS_NAMES",
+    "SUBJECT_KINDS",
+    "TURN",
     "Rows",
+    "notes",
 ]
 
 STATUS_NAMES = ("breached", "at_risk", "pending", "paused", "met", "not_applicable")
 BREACHED, AT_RISK, PENDING, PAUSED, MET, NOT_APPLICABLE = range(6)
+SUBJECT_KINDS = ("conversation", "turn", "message")
+CONVERSATION, TURN, MESSAGE = range(3)
 #: all_of: the worst outcome decides (lower = worse); any_of: the best (lower = better).
 ALL_RANK = np.array([0, 1, 2, 3, 4, 99], dtype=np.int64)
 ANY_RANK = np.array([4, 3, 1, 2, 0, 99], dtype=np.int64)
@@ -38,7 +48,8 @@ Mask = npt.NDArray[np.bool_]
 _FIELDS = (
     "conv",
     "status",
-    "turn",
+    "kind",
+    "subj",
     "started",
     "has_started",
     "deadline",
@@ -52,7 +63,15 @@ _FIELDS = (
     "ev2",
     "what",
     "label",
+    "note",
 )
+
+
+def notes(n: int, text: str = "") -> npt.NDArray[np.object_]:
+    """An object array of ``n`` times ``text``."""
+    out = np.empty(n, dtype=object)
+    out[:] = text
+    return out
 
 
 class Rows:
@@ -62,7 +81,8 @@ class Rows:
 
     conv: I64
     status: I64
-    turn: I64
+    kind: I64
+    subj: I64
     started: I64
     has_started: Mask
     deadline: I64
@@ -76,6 +96,7 @@ class Rows:
     ev2: I64
     what: I64
     label: I64
+    note: npt.NDArray[np.object_]
 
     def __init__(self, **columns: npt.NDArray[np.generic]) -> None:
         for name in _FIELDS:
@@ -100,7 +121,8 @@ class Rows:
         return Rows(
             conv=conv.astype(np.int64),
             status=np.full(n, NOT_APPLICABLE, dtype=np.int64),
-            turn=zeros,
+            kind=zeros,
+            subj=zeros,
             started=zeros,
             has_started=no,
             deadline=zeros,
@@ -114,6 +136,7 @@ class Rows:
             ev2=np.full(n, -1, dtype=np.int64),
             what=np.full(n, what, dtype=np.int64),
             label=np.full(n, label, dtype=np.int64),
+            note=notes(n),
         )
 
     def in_conversation_order(self) -> Rows:
