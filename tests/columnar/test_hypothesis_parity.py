@@ -348,7 +348,10 @@ def leaf_rules(draw: st.DrawFn, name: str) -> Rule:
         return channel_activity(limit)
     assert name == "follow_up", name
     ack, resolve = draw(
-        st.sampled_from([(limit, None), (None, limit), (limit, "2d"), ("20m", limit)])
+        # equal limits: both clocks often reach the same status (the acknowledgement decides)
+        st.sampled_from(
+            [(limit, None), (None, limit), (limit, limit), (limit, "2d"), ("20m", limit)]
+        )
     )
     return follow_up(
         draw(st.sampled_from([("complaint",), ("complaint", "question"), "vip"])),
@@ -356,6 +359,12 @@ def leaf_rules(draw: st.DrawFn, name: str) -> Rule:
         resolve_within=resolve,
         pause_when=pause,
     )
+
+
+def leaf_weight(name: str) -> range:
+    """How often a leaf is drawn: the rules with the most branches (and that the reply
+    rules' own parity tests do not reach) more often."""
+    return range({"follow_up": 3, "periodic_update": 2, "owner_assigned": 2}.get(name, 1))
 
 
 _SCOPE_VALUES: dict[str, st.SearchStrategy[str | list[str]]] = {
@@ -383,7 +392,7 @@ def rules(draw: st.DrawFn, leaves: Sequence[str], depth: int = 0) -> Rule:
     """A rule over ``leaves`` (all of one level): a leaf, a composite or a scoped rule."""
     shape = draw(st.sampled_from(["leaf", "leaf", "all", "any"] if depth < 2 else ["leaf"]))
     if shape == "leaf":
-        rule = draw(leaf_rules(draw(st.sampled_from(leaves))))
+        rule = draw(leaf_rules(draw(st.sampled_from([n for n in leaves for _ in leaf_weight(n)]))))
     else:
         parts = draw(st.lists(rules(leaves, depth + 1), min_size=1, max_size=3))
         rule = all_of(*parts) if shape == "all" else any_of(*parts)
