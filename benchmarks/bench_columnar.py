@@ -1,8 +1,8 @@
 """The columnar engine against the python engine and a hand-written pandas script, on the
 generated support traffic of ``bench_check.py`` (DESIGN §9, issue 14).
 
-Two commitment sets: ``first`` (one first_reply) and ``turns`` (the subset of
-bench_check's five the columnar engine covers: first-reply, next-reply, max-silence).
+Three commitment sets: ``first`` (one first_reply), ``turns`` (first-reply, next-reply,
+max-silence) and ``five`` (all five of bench_check, whose pandas script is the baseline).
 Each side runs in its own fresh subprocess on the same database (peak RSS is its own),
 ``--repeat`` times alternating, fastest run counted; all sides print their per-status
 counts, which must be identical, and the two engines a digest of every finding.
@@ -35,7 +35,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_check
 
 STATUSES = bench_check.STATUSES
-SETS = {"first": ("first-reply",), "turns": ("first-reply", "next-reply", "max-silence")}
+SETS = {
+    "first": ("first-reply",),
+    "turns": ("first-reply", "next-reply", "max-silence"),
+    "five": ("first-reply", "next-reply", "max-silence", "complaints", "resolution"),
+}
 
 
 def commitments(which: str) -> list[object]:
@@ -75,6 +79,8 @@ def run_engine(path: str, engine: str, which: str, keep: str) -> dict[str, objec
 
 def run_pandas(path: str, which: str) -> dict[str, object]:
     """bench_check's pandas script, cut down to the turn commitments of ``which``."""
+    if which == "five":
+        return bench_check.run_pandas(path)
     import numpy as np
     import pandas as pd
 
@@ -223,6 +229,7 @@ def main() -> None:
     parser.add_argument("--cli", action="store_true")
     parser.add_argument("--child", choices=("columnar", "python", "pandas"))
     parser.add_argument("--set", choices=tuple(SETS), default="turns")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to run")
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -237,7 +244,7 @@ def main() -> None:
                 f"conversations in {time.perf_counter() - t0:.1f}s"
             )
         failed = False
-        for which in SETS:
+        for which in args.sets.split(","):
             results: dict[str, dict[str, object]] = {}
             for _ in range(args.repeat):
                 for side in ("columnar", "python", "pandas"):

@@ -141,6 +141,8 @@ __all__ = [
     "Calendar",
     "Channel",
     "CheckReport",
+    "ColumnarBatch",
+    "ColumnarOutcomes",
     "CliState",
     "ColumnMapping",
     "Commitment",
@@ -255,6 +257,7 @@ __all__ = [
 ]
 
 if _TYPE_CHECKING:
+    from ._columnar._api import ColumnarBatch, ColumnarOutcomes
     from ._io._parquet import (
         DATASET_SCHEMAS,
         DATASET_VERSION,
@@ -272,9 +275,17 @@ _LAZY = {
     "import_parquet",
     "read_parquet",
 }
+#: The columnar-form types (numpy) load on first use too.
+_LAZY_COLUMNAR = {"ColumnarBatch", "ColumnarOutcomes"}
 
 
 def __getattr__(name: str) -> _Any:
+    if name in _LAZY_COLUMNAR:
+        from ._columnar import _api
+
+        value = getattr(_api, name)
+        globals()[name] = value
+        return value
     if name in _LAZY:
         from ._io import _parquet
 

@@ -70,11 +70,19 @@ def register_storage(register: Callable[..., None]) -> None:
 def register_rules(register: Callable[..., None]) -> None:
     """Register rule types usable by name from policy files.
 
-    Call ``register(name, factory, *, description="")``: a policy table
+    Call ``register(name, factory, *, description="", columnar=None)``: a policy table
     ``{ rule = "name", key = value, ... }`` calls ``factory(**params)`` with the table's
     other keys; the factory raises ``ValueError`` or ``TypeError`` for bad parameters
     (the host reports them with the file and key path) and returns a
     :class:`convokit_core.protocols.Rule`.
+
+    ``columnar`` is the rule's optional columnar form, used by the columnar engine for
+    conversation-level rules whose ``name`` is ``name``:
+    ``columnar(rule, batch, context)`` takes a :class:`convokit_core.ColumnarBatch`
+    (whole conversations as numpy columns) and the commitment's ``RuleContext``, and
+    returns a :class:`convokit_core.ColumnarOutcomes` with exactly the outcomes the
+    rule's ``evaluate`` gives, conversation by conversation (docs/engines.md). Without
+    it, ``--engine auto`` runs the python engine for policies using the rule.
     """
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -15,8 +14,9 @@ from .._cancel import checkpoint
 from .._policy._facts import CountingPolicy
 from .._policy._findings import CheckReport, FindingList
 from ._calendar import CumulativeCalendar
-from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, batches
-from ._rows import MESSAGE, STATUS_NAMES, SUBJECT_KINDS, TURN, Rows
+from ._chunk import Chunk
+from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, adbc_reader, batches
+from ._rows import STATUS_NAMES, Rows
 from ._rules import BatchState, evaluate_rule, observe_rule, unsupported_rule
 
 if TYPE_CHECKING:
@@ -26,8 +26,6 @@ __all__ = ["ColumnarEngine"]
 
 log = logging.getLogger("convokit.policy")
 
-_KINDS = np.array(SUBJECT_KINDS, dtype=object)
-_STATUS_OBJECTS = np.array(STATUS_NAMES, dtype=object)
 
 #: Messages per batch (a batch always holds whole conversations).
 BATCH_ROWS = 65_536
@@ -47,8 +45,9 @@ class ColumnarEngine:
     reads: Literal["store", "dataset"] = "store"
 
     def unsupported(self, commitments: Sequence[Commitment]) -> str | None:
+        forms = plugin_forms()
         for c in commitments:
-            rule = unsupported_rule(c.rule)
+            rule = unsupported_rule(c.rule, forms)
             if rule is not None:
                 return f"commitment {c.name!r}: rule {rule!r} has no columnar form"
             if type(c.calendar) is not Calendar:
@@ -99,6 +98,7 @@ class ColumnarEngine:
                 classifiers=classifiers,
                 progress=progress,
             )
+        forms = plugin_forms()
         channel_level = [i for i, c in enumerate(commitments) if c.rule.level == "channel"]
         run = Evaluation(
             commitments,
@@ -129,7 +129,7 @@ class ColumnarEngine:
         calendars: dict[int, CumulativeCalendar] = {}
         unreported = 0  # conversations done, not yet reported (per PROGRESS_EVERY)
         with _young_gc_relaxed():
-            con = source.connect_reader()
+            con = _connect(source)
             try:
                 for batch in batches(
                     con,
@@ -148,6 +148,7 @@ class ColumnarEngine:
                         strings=string,
                         calendars=calendars,
                         classified=extra,
+                        forms=forms,
                     )
                     for i in channel_level:
                         observe_rule(run.commitments[i].rule, state, run.contexts[i])
@@ -173,6 +174,39 @@ class ColumnarEngine:
             store=getattr(source, "url", None),
             only=run.keep,
         )
+
+
+def plugin_forms() -> dict[str, Any]:
+    """Columnar forms registered with ``register_rules(name, factory, columnar=...)``."""
+    from .._errors import PluginError
+    from .._plugins import get_plugin_manager
+
+    forms: dict[str, Any] = {}
+    for reg in get_plugin_manager().rules:
+        form = reg.options.get("columnar")
+        if form is None:
+            continue
+        if not callable(form):
+            raise PluginError(
+                f"plugin {reg.plugin!r} registered rule {reg.name!r} with a columnar form "
+                f"that is not callable: {form!r}"
+            )
+        forms[reg.name] = form
+    return forms
+
+
+def _connect(store: Any) -> Any:
+    """The fastest reader of a SQLite store: ADBC when installed, else ``sqlite3``."""
+    if USE_ADBC:
+        reader = adbc_reader(*store._database(read_only=True))
+        if reader is not None:
+            return reader
+    return store.connect_reader()
+
+
+#: Read SQLite through ADBC when the driver is installed (tests switch it off to check
+#: the ``sqlite3`` streams give the same findings).
+USE_ADBC = True
 
 
 def _classify(batch: ConvBatch, classifiers: Sequence[Classifier]) -> dict[int, tuple[str, ...]]:
@@ -226,57 +260,14 @@ def _collect(
     rows = Rows.concat(kept)
     commitment = np.concatenate(which)
     order = np.lexsort((np.arange(len(rows)), commitment, rows.conv))
-    rows = rows.take(order)
-    commitment = commitment[order]
-    ids = batch.ids
-    cids = batch.cid
-    conv = rows.conv.tolist()
-    subjects = [cids[c] for c in conv]
-    for i in np.flatnonzero(rows.kind == TURN).tolist():
-        subjects[i] = f"{subjects[i]}#{int(rows.subj[i])}"
-    for i in np.flatnonzero(rows.kind == MESSAGE).tolist():
-        subjects[i] = ids[int(rows.subj[i])]
-    kinds = _KINDS[rows.kind].tolist()
-    evidence: list[tuple[str, ...]] = [
-        (ids[a], ids[b]) for a, b in zip(rows.ev1.tolist(), rows.ev2.tolist(), strict=True)
-    ]
-    if not bool((rows.ev2 >= 0).all()):
-        for i in np.flatnonzero(rows.ev2 < 0).tolist():
-            first = int(rows.ev1[i])
-            evidence[i] = (ids[first],) if first >= 0 else ()
-    strings = np.array(table, dtype=object)
-    outcomes = list(
-        zip(
-            _STATUS_OBJECTS[rows.status].tolist(),
-            kinds,
-            subjects,
-            _optional(rows.started, rows.has_started),
-            _optional(rows.deadline, rows.has_deadline),
-            _optional(rows.stopped, rows.has_stopped),
-            rows.elapsed.tolist(),
-            _optional(rows.limit, rows.has_limit),
-            evidence,
-            strings[rows.what].tolist(),
-            rows.note.tolist(),
-            strings[rows.label].tolist(),
-            strict=False,
+    findings.add_chunk(
+        Chunk.of(
+            rows.take(order),
+            commitment[order],
+            ids=batch.ids,
+            platforms=batch.platform,
+            cids=batch.cid,
+            channels=batch.channel,
+            strings=table,
         )
     )
-    # one block per conversation and commitment, as the python engine adds them
-    change = np.ones(len(rows), dtype=bool)
-    change[1:] = (rows.conv[1:] != rows.conv[:-1]) | (commitment[1:] != commitment[:-1])
-    bounds = np.flatnonzero(change).tolist()
-    bounds.append(len(rows))
-    which_commitment = commitment.tolist()
-    platforms, channels = batch.platform, batch.channel
-    add = findings.add_block
-    for lo, hi in pairwise(bounds):
-        c = conv[lo]
-        add(which_commitment[lo], platforms[c], cids[c], channels[c], outcomes[lo:hi])
-
-
-def _optional(values: Any, present: Any) -> list[int | None]:
-    """Python ints, ``None`` where ``present`` is False."""
-    if bool(present.all()):
-        return values.tolist()  # type: ignore[no-any-return]
-    return [v if p else None for v, p in zip(values.tolist(), present.tolist(), strict=True)]

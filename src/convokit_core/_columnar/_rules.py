@@ -13,7 +13,7 @@ reference ``finish``, as the python engine does.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,20 +78,34 @@ _MAX_US = 253402300799999999
 _STATUS_CODE = {name: code for code, name in enumerate(STATUS_NAMES)}
 
 
-def unsupported_rule(rule: Rule) -> str | None:
+#: A rule plugin's columnar form: ``evaluate(rule, batch, context) -> ColumnarOutcomes``.
+Form = Callable[[Any, Any, RuleContext], Any]
+
+
+def plugin_form(rule: Rule, forms: Mapping[str, Form]) -> Form | None:
+    """The columnar form a plugin registered for ``rule`` (by its ``name``), for a
+    conversation-level rule that is not one of the built-in types."""
+    if type(rule).__module__ == Rule.__module__ or getattr(rule, "level", "") == "channel":
+        return None
+    return forms.get(str(getattr(rule, "name", "")))
+
+
+def unsupported_rule(rule: Rule, forms: Mapping[str, Form] | None = None) -> str | None:
     """The name of the first rule in ``rule`` without a columnar form, or ``None``."""
     kind = type(rule)
     if kind in LEAVES:
         return None
     if kind is Scoped:
         assert isinstance(rule, Scoped)
-        return unsupported_rule(rule.rule)
+        return unsupported_rule(rule.rule, forms)
     if kind in (AllOf, AnyOf):
         assert isinstance(rule, AllOf | AnyOf)
         for part in rule.parts:
-            found = unsupported_rule(part)
+            found = unsupported_rule(part, forms)
             if found is not None:
                 return found
+        return None
+    if forms and plugin_form(rule, forms) is not None:
         return None
     return str(rule.name)
 
@@ -188,8 +202,10 @@ class BatchState:
         strings: Callable[[str], int],
         calendars: dict[int, CumulativeCalendar],
         classified: dict[int, tuple[str, ...]] | None,
+        forms: Mapping[str, Form] | None = None,
     ) -> None:
         self.batch = batch
+        self.forms = forms or {}
         self.as_of_us = as_of_us
         self.string = strings
         self.calendars = calendars
@@ -198,6 +214,7 @@ class BatchState:
         self._all_tags: list[frozenset[str]] | None = None
         self._excluded: dict[frozenset[str], dict[int, list[tuple[int, int | None]]]] = {}
         self._timeline: list[bool] | None = None
+        self._segments: tuple[I64, I64, list[str]] | None = None
 
     def turns(self, policy: CountingPolicy) -> Turns:
         found = self._turns.get(policy)
@@ -308,29 +325,57 @@ class BatchState:
         self._excluded[statuses] = out
         return out
 
+    def _segment_table(self) -> tuple[I64, I64, list[str]]:
+        """Every conversation's ``segments`` flattened: per-conversation offsets, the
+        instants (the first one the beginning of time) and the statuses."""
+        if self._segments is None:
+            b = self.batch
+            counts = np.ones(b.n, dtype=np.int64)
+            since: list[int] = []
+            names: list[str] = []
+            for k, timeline in enumerate(self.has_timeline()):
+                since.append(-(2**62))
+                names.append("open")
+                if not timeline:
+                    continue
+                history = b.history[k]
+                if history:
+                    for at_, status_ in history:
+                        since.append(at_)
+                        names.append(str(status_))
+                    counts[k] += len(history)
+                else:
+                    since.append(int(b.at[int(b.offsets[k + 1]) - 1]))
+                    names.append(str(b.status[k]))
+                    counts[k] += 1
+            offsets = np.zeros(b.n + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            self._segments = (offsets, np.array(since, dtype=np.int64), names)
+        return self._segments
+
     def first_status_at(self, conv: I64, statuses: frozenset[str], after: I64) -> tuple[I64, Mask]:
         """``Thread.first_status_at(statuses, after[i])`` of conversation ``conv[i]``,
-        as ``(instants, found)``."""
-        out = np.zeros(len(conv), dtype=np.int64)
-        found = np.zeros(len(conv), dtype=bool)
-        timeline = self.has_timeline()
-        for i, k in enumerate(conv.tolist()):
-            if not timeline[k]:
-                continue
-            t = int(after[i])
-            segs = self.segments(k)
-            current = None
-            for since, status in segs:
-                if since is None or since <= t:
-                    current = status
-            if current in statuses:
-                out[i], found[i] = t, True
-                continue
-            for since, status in segs:
-                if since is not None and since > t and status in statuses:
-                    out[i], found[i] = since, True
-                    break
-        return out, found
+        as ``(instants, found)``: ``after`` itself when the status then is one of
+        ``statuses``, else the first later change to one of them."""
+        offsets, since, names = self._segment_table()
+        wanted = np.fromiter((n in statuses for n in names), bool, len(names))
+        lo, hi = offsets[conv], offsets[conv + 1]
+        t = np.asarray(after, dtype=np.int64)
+        current = np.zeros(len(conv), dtype=bool)  # the status at t is wanted
+        nxt = np.full(len(conv), np.iinfo(np.int64).max, dtype=np.int64)
+        width = int((hi - lo).max()) if len(conv) else 0
+        for j in range(width):
+            idx = lo + j
+            valid = idx < hi
+            at_j = since[np.where(valid, idx, 0)]
+            want_j = wanted[np.where(valid, idx, 0)]
+            reached = valid & (at_j <= t)
+            current = np.where(reached, want_j, current)
+            later = valid & (at_j > t) & want_j
+            nxt = np.where(later & (at_j < nxt), at_j, nxt)
+        found = current | (nxt < np.iinfo(np.int64).max)
+        out = np.where(current, t, np.where(found, nxt, 0))
+        return out.astype(np.int64), found
 
 
 def _clock(
@@ -476,8 +521,28 @@ def evaluate_rule(rule: Rule, state: BatchState, ctx: RuleContext) -> Rows:
     if kind is OwnerAssigned:
         assert isinstance(rule, OwnerAssigned)
         return _owner(rule, state, ctx)
-    assert isinstance(rule, _TurnRule)
-    return _turn_rule(rule, state, ctx)
+    if isinstance(rule, _TurnRule) and kind in LEAVES:
+        return _turn_rule(rule, state, ctx)
+    return _plugin_rule(rule, state, ctx)
+
+
+def _plugin_rule(rule: Rule, state: BatchState, ctx: RuleContext) -> Rows:
+    """A third-party rule through the columnar form its plugin registered."""
+    from .._errors import ConfigError
+    from ._api import ColumnarBatch, ColumnarOutcomes
+
+    form = plugin_form(rule, state.forms)
+    assert form is not None  # unsupported_rule() said so
+    out = form(rule, ColumnarBatch(state), ctx)
+    if not isinstance(out, ColumnarOutcomes):
+        raise ConfigError(
+            f"the columnar form of rule {rule.name!r} returned {type(out).__name__}, "
+            "not ColumnarOutcomes"
+        )
+    try:
+        return out.rows(state)
+    except ValueError as e:
+        raise ConfigError(f"the columnar form of rule {rule.name!r}: {e}") from None
 
 
 def _in_scope(rule: Scoped, state: BatchState) -> Mask:

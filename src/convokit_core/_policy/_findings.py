@@ -377,14 +377,33 @@ class FindingMeta:
     business_day_us: int | None = None
 
 
+#: First item of a spilled column chunk entry (a block's first item is an int).
+_CHUNK = "\0chunk"
+
+
+def _expand(entries: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """The blocks of stored entries: blocks as they are, column chunks (in memory or
+    spilled) expanded into theirs."""
+    for entry in entries:
+        if type(entry) is tuple:
+            if entry[0] != _CHUNK:
+                yield entry
+                continue
+            from .._columnar._chunk import Chunk
+
+            entry = Chunk.load(entry[1])
+        yield from entry.blocks()
+
+
 class FindingList(Sequence[Finding]):
     """The findings a run keeps, stored compactly and spilled to a temporary file past
     ``spill_after`` findings, so a report of millions of findings stays small in memory.
 
     Storage is a list of *blocks* ``(meta index, platform, conversation, channel,
     outcomes)``: one per conversation and commitment, holding the very list of outcome
-    tuples the rule returned. :class:`Finding` objects are built when read; iterate
-    rather than index for speed.
+    tuples the rule returned. An entry may also be a column chunk of the columnar
+    engine (:meth:`add_chunk`), whose outcome tuples are built only when read.
+    :class:`Finding` objects are built when read; iterate rather than index for speed.
     """
 
     def __init__(self, metas: Sequence[FindingMeta], *, spill_after: int = 100_000) -> None:
@@ -409,6 +428,16 @@ class FindingList(Sequence[Finding]):
         nothing is copied)."""
         self._blocks.append((meta_index, platform, conversation, channel, outcomes))
         self._in_memory += len(outcomes)
+        if self._in_memory >= self._spill_after:
+            self._spill()
+
+    def add_chunk(self, chunk: Any) -> None:
+        """Keep a column chunk (``convokit_core._columnar._chunk.Chunk``): ``len(chunk)``
+        findings whose blocks :meth:`Chunk.blocks` yields when they are read."""
+        if not len(chunk):
+            return
+        self._blocks.append(chunk)
+        self._in_memory += len(chunk)
         if self._in_memory >= self._spill_after:
             self._spill()
 
@@ -457,10 +486,13 @@ class FindingList(Sequence[Finding]):
 
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the list
+        blocks = [b if type(b) is tuple else (_CHUNK, b.dump()) for b in self._blocks]  # type: ignore[attr-defined]
         try:
-            data = marshal.dumps(self._blocks)
+            data = marshal.dumps(blocks)
         except ValueError:  # a third-party rule returned tuple subclasses or other types
-            data = marshal.dumps([(*b[:4], [tuple(o) for o in b[4]]) for b in self._blocks])
+            data = marshal.dumps(
+                [b if b[0] == _CHUNK else (*b[:4], [tuple(o) for o in b[4]]) for b in blocks]
+            )
         self._file.seek(0, 2)
         offset = self._file.tell()
         self._file.write(data)
@@ -529,8 +561,8 @@ class FindingList(Sequence[Finding]):
 
     def _iter_blocks(self) -> Iterator[tuple[Any, ...]]:
         for index in range(len(self._chunks)):
-            yield from self._load(index)
-        yield from self._blocks
+            yield from _expand(self._load(index))
+        yield from _expand(self._blocks)
 
     def __len__(self) -> int:
         return self._spilled + self._in_memory
@@ -557,7 +589,7 @@ class FindingList(Sequence[Finding]):
                     blocks = self._load(chunk_index)
                     break
                 index -= count
-        for block in blocks:
+        for block in _expand(blocks):
             if index < len(block[4]):
                 return self._make(block, block[4][index])
             index -= len(block[4])

@@ -25,6 +25,8 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,22 @@ _UPSERT_MESSAGE = (
 _INSERT_MESSAGE = (
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+_MESSAGE_WIDTH = 15  # columns of a messages row
+
+
+@lru_cache(maxsize=8)
+def _insert_messages_sql(count: int) -> str:
+    """A plain ``INSERT`` of ``count`` messages rows in one statement."""
+    values = "(" + ",".join("?" * _MESSAGE_WIDTH) + ")"
+    return f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES " + ",".join([values] * count)
+
+
+def _chain(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The values of ``rows``, one after another (the parameters of a multi-row
+    ``INSERT``)."""
+    return list(chain.from_iterable(rows))
+
+
 _UPSERT_CONVERSATION = (
     "INSERT INTO conversations VALUES (?,?,?,?,?,?,?) ON CONFLICT (platform, id) DO UPDATE SET "
     "channel_id=excluded.channel_id, stakeholder_id=excluded.stakeholder_id, "
@@ -313,9 +331,14 @@ def _is_readonly_error(exc: BaseException) -> bool:
 
 
 class _Writer:
+    #: Rows per multi-row ``INSERT`` of :meth:`write_message_rows` (at most this many,
+    #: and within the connection's limit on bound parameters).
+    rows_per_insert = 500
+
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
         self._plain_insert = True
+        self._per_insert = 0  # rows per multi-row INSERT, set by the first message rows
 
     def write(self, batch: Batch) -> None:
         self._store._write_rows(batch)
@@ -345,16 +368,32 @@ class _Writer:
         """Upsert pre-built ``messages`` rows (column order of :func:`message_row`);
         the fast path of the importer.
 
-        Rows go in with a plain ``INSERT`` (cheaper than the upsert) until one of them
-        meets a row with its key: that statement stops at the row (SQLite undoes only
-        that row), and the whole batch is written again with the upsert, as is every
-        later batch of the transaction. Upserting the rows already inserted again
-        writes the values they have, so the result is the upsert's, row for row.
+        Rows go in with a plain ``INSERT`` (cheaper than the upsert), several hundred
+        rows to a statement (``INSERT … VALUES (…), (…), …``: one statement's overhead
+        and one bind call for all of them), the rest of the batch one statement per row.
+        When a row meets one with its key, its statement fails as a whole (SQLite undoes
+        that statement's rows), and the whole batch is written again with the upsert, in
+        order, as is every later batch of the transaction. Upserting the rows already
+        inserted again writes the values they have, so the result is the upsert's, row
+        for row.
         """
         con = self._store._con
         if self._plain_insert:
+            per = self._per_insert
+            if not per:
+                limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                per = self._per_insert = max(min(self.rows_per_insert, limit // _MESSAGE_WIDTH), 1)
+            whole = len(rows) - len(rows) % per
             try:
-                con.executemany(_INSERT_MESSAGE, rows)
+                sql = _insert_messages_sql(per)
+                size = per * _MESSAGE_WIDTH
+                for start in range(0, whole, per):
+                    values = _chain(rows[start : start + per])
+                    if len(values) != size:
+                        raise ValueError(f"messages rows have {_MESSAGE_WIDTH} values each")
+                    con.execute(sql, values)
+                if whole < len(rows):
+                    con.executemany(_INSERT_MESSAGE, rows[whole:])
                 return
             except sqlite3.IntegrityError:
                 self._plain_insert = False
