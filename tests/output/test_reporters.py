@@ -384,3 +384,94 @@ def test_latest_message_at_scans_a_backend_without_the_query() -> None:
             return iter([_msg("a", 30, "c1"), _msg("b", 90, "c2"), _msg("c", 10, "c1")])
 
     assert latest_message_at(Plain()) == T0 + timedelta(minutes=90)  # type: ignore[arg-type]
+
+
+# -- the JSON template equals the encoder ------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_MIN_US = -62135596800 * 1_000_000  # 0001-01-01
+_MAX_US = 253402300799999999  # 9999-12-31T23:59:59.999999
+texts = st.text(
+    alphabet=st.characters(codec=None, exclude_categories=()), max_size=12
+) | st.sampled_from([HOSTILE, "", '"\\'])
+instants = st.none() | st.integers(_MIN_US, _MAX_US) | st.sampled_from([0, -1, 999_999, 1_000_000])
+
+
+@settings(max_examples=400, derandomize=True)
+@given(
+    strings=st.tuples(texts, texts, texts, texts, texts),
+    optional=st.tuples(st.none() | texts, st.none() | texts, st.none() | texts, st.none() | texts),
+    times=st.tuples(instants, instants, instants),
+    elapsed=st.integers(0, 10**17) | st.sampled_from([0, 1, 10**6, 1234567]),
+    limit=st.none() | st.integers(0, 10**15),
+    evidence=st.lists(texts, max_size=3),
+    status=st.sampled_from(list(Status)),
+    what=st.sampled_from(["", "reply", "first reply", "update"]),
+    note=st.sampled_from(["", "a note", HOSTILE]),
+)
+def test_the_json_template_writes_what_the_encoder_writes(
+    strings: tuple[str, ...],
+    optional: tuple[str | None, ...],
+    times: tuple[int | None, ...],
+    elapsed: int,
+    limit: int | None,
+    evidence: list[str],
+    status: Status,
+    what: str,
+    note: str,
+) -> None:
+    from convokit_core._report._reporters import _finding_json, _json_safe
+
+    commitment, rule, subject, kind, severity = strings
+    platform, conversation, channel, decided_by = optional
+    started, deadline, stopped = times
+    finding = Finding(
+        commitment=commitment, rule=rule, status=status, subject=subject, subject_kind=kind,
+        platform=platform, conversation=conversation, channel=channel, started_us=started,
+        deadline_us=deadline, stopped_us=stopped, elapsed_us=elapsed, limit_us=limit,
+        evidence=tuple(evidence), decided_by=decided_by, what=what, note=note,
+        severity=severity,
+    )  # fmt: skip
+    expected = _json_safe(json.dumps(finding.to_dict(), indent=2, ensure_ascii=False))
+    text = _finding_json(finding)
+    assert text is not None
+    assert _json_safe(text) == expected.replace("\n", "\n    ")
+
+
+def test_a_finding_the_template_cannot_write_goes_through_the_encoder() -> None:
+    from convokit_core._report._reporters import _finding_json
+
+    finding = Finding(
+        commitment="c", rule="r", status=Status.MET, subject="s", subject_kind="conversation",
+        platform=None, conversation=None, channel=None, started_us=None, deadline_us=None,
+        stopped_us=None, elapsed_us=0, limit_us=None, evidence=(7,),  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert _finding_json(finding) is None
+    findings = FindingList(
+        [FindingMeta(commitment="c", rule="r", severity="error", composite=False)]
+    )
+    findings.append(finding)
+    report = CheckReport(as_of=T0, commitments=(), findings=findings, store=None)
+    buffer = io.StringIO()
+    render_json(report, buffer)
+    assert json.loads(buffer.getvalue())["findings"][0]["evidence"] == [7]
+
+
+def test_the_table_listing_from_raw_outcomes_equals_the_one_from_findings() -> None:
+    from convokit_core._report._reporters import _by_status
+
+    meta = FindingMeta(commitment="c", rule="r", severity="error", composite=False)
+    findings = FindingList([meta])
+    order = ["met", "breached", "pending", "at_risk", "breached", "met", "breached", "paused"]
+    for i, status in enumerate(order * 3):
+        findings.append_raw(
+            0,
+            (status, "conversation", f"s{i}", 0, None, None, i, 60, (), "reply", "", "r"),
+            "x",
+            f"s{i}",
+            None,
+        )
+    for limit in (1, 2, 3, 9, 10, 1000, None):
+        assert _by_status(findings, limit) == _by_status(list(findings), limit)

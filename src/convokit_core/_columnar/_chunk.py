@@ -184,12 +184,23 @@ class Chunk:
 
     # -- spilling --------------------------------------------------------------------
 
-    def dump(self) -> tuple[Any, ...]:
-        """A value ``marshal`` can write (numpy columns as raw bytes)."""
-        return (
+    def dump(self) -> tuple[tuple[Any, ...], list[npt.NDArray[Any]]]:
+        """What ``marshal`` writes (the lists, and each column's dtype) and the columns
+        themselves, each in the smallest integer type holding its values, for the
+        caller to write as raw bytes."""
+        columns: list[npt.NDArray[Any]] = []
+        kinds: list[str] = []
+        for name in _INT_COLUMNS:
+            values = getattr(self, name)
+            small = _smallest(values)
+            columns.append(np.ascontiguousarray(values, dtype=small))
+            kinds.append(small.str)
+        for name in _BOOL_COLUMNS:
+            columns.append(np.ascontiguousarray(getattr(self, name), dtype=np.bool_))
+            kinds.append("|b1")
+        lists = (
             len(self),
-            [getattr(self, name).astype(np.int64).tobytes() for name in _INT_COLUMNS],
-            [getattr(self, name).astype(np.bool_).tobytes() for name in _BOOL_COLUMNS],
+            kinds,
             self.platforms,
             self.cids,
             self.channels,
@@ -197,19 +208,31 @@ class Chunk:
             self.notes,
             self.strings,
         )
+        return lists, columns
 
     @classmethod
-    def load(cls, value: tuple[Any, ...]) -> Chunk:
-        """The chunk :meth:`dump` wrote."""
+    def load(cls, lists: tuple[Any, ...], buffers: Sequence[bytes]) -> Chunk:
+        """The chunk :meth:`dump` gave, from its lists and the columns' bytes."""
         self = cls()
-        _, ints, bools, self.platforms, self.cids, self.channels, self.ids, notes, strings = value
-        for name, raw in zip(_INT_COLUMNS, ints, strict=True):
-            setattr(self, name, np.frombuffer(raw, dtype=np.int64))
-        for name, raw in zip(_BOOL_COLUMNS, bools, strict=True):
-            setattr(self, name, np.frombuffer(raw, dtype=np.bool_))
+        _, kinds, self.platforms, self.cids, self.channels, self.ids, notes, strings = lists
+        names = (*_INT_COLUMNS, *_BOOL_COLUMNS)
+        for name, kind, raw in zip(names, kinds, buffers, strict=True):
+            setattr(self, name, np.frombuffer(raw, dtype=np.dtype(kind)))
         self.notes = notes
         self.strings = strings
         return self
+
+
+def _smallest(values: npt.NDArray[Any]) -> np.dtype[Any]:
+    """The smallest signed integer type holding every value."""
+    if not len(values):
+        return np.dtype(np.int8)
+    lo, hi = int(values.min()), int(values.max())
+    for kind in (np.int8, np.int16, np.int32):
+        info = np.iinfo(kind)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(kind)
+    return np.dtype(np.int64)
 
 
 def _optional(values: I64, present: Mask) -> list[int | None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -381,9 +381,11 @@ class FindingMeta:
 _CHUNK = "\0chunk"
 
 
-def _expand(entries: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
-    """The blocks of stored entries: blocks as they are, column chunks (in memory or
-    spilled) expanded into theirs."""
+def _expand(
+    entries: Iterable[Any], read: Callable[[int, int], bytes] | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """The blocks of stored entries: blocks as they are, column chunks (in memory, or
+    spilled: their columns read back with ``read(offset, length)``) expanded."""
     for entry in entries:
         if type(entry) is tuple:
             if entry[0] != _CHUNK:
@@ -391,7 +393,8 @@ def _expand(entries: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
                 continue
             from .._columnar._chunk import Chunk
 
-            entry = Chunk.load(entry[1])
+            assert read is not None
+            entry = Chunk.load(entry[1], [read(offset, length) for offset, length in entry[2]])
         yield from entry.blocks()
 
 
@@ -486,20 +489,36 @@ class FindingList(Sequence[Finding]):
 
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives with the list
-        blocks = [b if type(b) is tuple else (_CHUNK, b.dump()) for b in self._blocks]  # type: ignore[attr-defined]
+        file = self._file
+        file.seek(0, 2)
+        blocks: list[Any] = []
+        for b in self._blocks:
+            if type(b) is tuple:
+                blocks.append(b)
+                continue
+            lists, columns = b.dump()  # type: ignore[attr-defined]
+            spans = []
+            for column in columns:  # raw column bytes, written without a copy
+                spans.append((file.tell(), column.nbytes))
+                file.write(memoryview(column).cast("B"))
+            blocks.append((_CHUNK, lists, spans))
         try:
             data = marshal.dumps(blocks)
         except ValueError:  # a third-party rule returned tuple subclasses or other types
             data = marshal.dumps(
                 [b if b[0] == _CHUNK else (*b[:4], [tuple(o) for o in b[4]]) for b in blocks]
             )
-        self._file.seek(0, 2)
-        offset = self._file.tell()
-        self._file.write(data)
+        offset = file.tell()
+        file.write(data)
         self._chunks.append((offset, len(data), self._in_memory))
         self._spilled += self._in_memory
         self._blocks = []
         self._in_memory = 0
+
+    def _read(self, offset: int, length: int) -> bytes:
+        self._file.seek(offset)
+        data: bytes = self._file.read(length)
+        return data
 
     def _load(self, index: int) -> list[tuple[Any, ...]]:
         import marshal
@@ -507,8 +526,7 @@ class FindingList(Sequence[Finding]):
         if self._cache is not None and self._cache[0] == index:
             return self._cache[1]
         offset, length, _ = self._chunks[index]
-        self._file.seek(offset)
-        blocks: list[tuple[Any, ...]] = marshal.loads(self._file.read(length))
+        blocks: list[tuple[Any, ...]] = marshal.loads(self._read(offset, length))
         self._cache = (index, blocks)
         return blocks
 
@@ -561,7 +579,7 @@ class FindingList(Sequence[Finding]):
 
     def _iter_blocks(self) -> Iterator[tuple[Any, ...]]:
         for index in range(len(self._chunks)):
-            yield from _expand(self._load(index))
+            yield from _expand(self._load(index), self._read)
         yield from _expand(self._blocks)
 
     def __len__(self) -> int:
@@ -589,7 +607,7 @@ class FindingList(Sequence[Finding]):
                     blocks = self._load(chunk_index)
                     break
                 index -= count
-        for block in _expand(blocks):
+        for block in _expand(blocks, self._read):
             if index < len(block[4]):
                 return self._make(block, block[4][index])
             index -= len(block[4])

@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
-from .._policy._findings import STATUSES, CheckReport, Finding, Status
+from .._policy._findings import STATUSES, CheckReport, Finding, FindingList, Status
 from .._timeutil import format_datetime
 
 __all__ = [
@@ -90,6 +90,77 @@ def _json_safe(text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+_encode = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
+_ITEM = ",\n        "
+
+
+def _finding_json(f: Finding) -> str | None:
+    """``json.dumps(f.to_dict(), indent=2)`` as written at depth 2 of the document,
+    built directly (about 8 times faster than the encoder with ``indent``), or ``None``
+    when a field is not of the type the template writes (then the encoder does it)."""
+    fields = (f.commitment, f.rule, f.subject, f.subject_kind, f.severity)
+    if not all(type(v) is str for v in fields) or not all(
+        v is None or type(v) is str for v in (f.platform, f.conversation, f.channel, f.decided_by)
+    ):
+        return None
+    evidence = f.evidence
+    if not all(type(e) is str for e in evidence):
+        return None
+    elapsed = f.elapsed_us / 1_000_000
+    if elapsed != elapsed or elapsed in (float("inf"), float("-inf")):
+        return None
+    ev = ("[\n        " + _ITEM.join(map(_encode, evidence)) + "\n      ]") if evidence else "[]"
+    return (
+        '{\n      "commitment": ' + _encode(f.commitment)
+        + ',\n      "rule": ' + _encode(f.rule)
+        + ',\n      "status": ' + _encode(str(f.status))
+        + ',\n      "subject": ' + _encode(f.subject)
+        + ',\n      "subject_kind": ' + _encode(f.subject_kind)
+        + ',\n      "platform": ' + _opt(f.platform)
+        + ',\n      "conversation": ' + _opt(f.conversation)
+        + ',\n      "channel": ' + _opt(f.channel)
+        + ',\n      "started_at": ' + _time(f.started_us)
+        + ',\n      "deadline": ' + _time(f.deadline_us)
+        + ',\n      "stopped_at": ' + _time(f.stopped_us)
+        + ',\n      "elapsed_seconds": ' + float.__repr__(elapsed)
+        + ',\n      "evidence": ' + ev
+        + ',\n      "decided_by": ' + _opt(f.decided_by)
+        + ',\n      "severity": ' + _encode(f.severity)
+        + ',\n      "message": ' + _encode(f.message)
+        + "\n    }"
+    )  # fmt: skip
+
+
+def _opt(value: str | None) -> str:
+    return "null" if value is None else _encode(value)
+
+
+_DAYS: dict[int, str] = {}
+
+
+def _time(us: int | None) -> str:
+    """``format_datetime`` of an instant in microseconds, JSON-quoted (``null`` for
+    ``None``): the date part as ``strftime`` writes it (cached per day), the time of day
+    from integers."""
+    if us is None:
+        return "null"
+    day, rest = divmod(us, 86_400_000_000)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        from datetime import UTC, datetime, timedelta
+
+        prefix = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).strftime("%Y-%m-%dT")
+        if len(_DAYS) > 100_000:
+            _DAYS.clear()
+        _DAYS[day] = prefix
+    seconds, micro = divmod(rest, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    if micro:
+        return f'"{prefix}{hour:02d}:{minute:02d}:{second:02d}.{micro:06d}Z"'
+    return f'"{prefix}{hour:02d}:{minute:02d}:{second:02d}Z"'
+
+
 def _not_shown(report: CheckReport) -> str:
     """The sentence saying which findings a default listing left out, or ``""``."""
     hidden = report.hidden
@@ -132,6 +203,19 @@ def _when(finding: Finding) -> str:
 def _by_status(findings: Iterable[Finding], limit: int | None) -> list[Finding]:
     """Findings ordered worst status first (breached, at risk, …), stable within a
     status; at most ``limit`` of them."""
+    if isinstance(findings, FindingList) and limit is not None:
+        # from the raw outcomes: a Finding only for the ones shown, and no further
+        # once the worst status alone fills the listing
+        raw: dict[str, list[Finding]] = {str(s): [] for s in STATUSES}
+        worst = raw[str(STATUSES[0])]
+        make = FindingList.make
+        for meta, platform, conversation, channel, outcome in findings.iter_raw():
+            kept = raw[outcome[0]]
+            if len(kept) < limit:
+                kept.append(make(meta, platform, conversation, channel, outcome))
+                if len(worst) >= limit:
+                    break
+        return [f for s in STATUSES for f in raw[str(s)]][:limit]
     buckets: dict[Status, list[Finding]] = {s: [] for s in STATUSES}
     for f in findings:
         bucket = buckets[f.status]
@@ -169,7 +253,8 @@ def render_json(report: CheckReport, stream: TextIO) -> None:
     first = True
     for finding in report.findings:
         w("\n    " if first else ",\n    ")
-        w(dumps(finding.to_dict(), 2))
+        text = _finding_json(finding)
+        w(_json_safe(text) if text is not None else dumps(finding.to_dict(), 2))
         first = False
     w("]" if first else "\n  ]")
     w("\n}\n")
