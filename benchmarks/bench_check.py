@@ -1,7 +1,8 @@
 """``check`` with five commitments over generated support traffic in SQLite, against a
 hand-written pandas script computing the same findings (DESIGN §9).
 
-Target: faster than pandas, peak RSS ≤ 300 MB, at 1M messages / 100k conversations.
+Target (issue 14): at most 0.3× the pandas script, peak RSS ≤ 300 MB, at 1M messages / 100k
+conversations; convokit runs with ``--engine`` (default auto: the columnar engine here).
 Each side runs in its own fresh subprocess on the same database (so peak RSS is its own);
 both print their per-status counts, which must be identical.
 
@@ -107,15 +108,21 @@ def commitments() -> list[object]:
     ]
 
 
-def run_convokit(path: str, keep: str) -> dict[str, object]:
-    from convokit_core import open_store
-    from convokit_core._policy._evaluate import check_commitments
+def run_convokit(path: str, keep: str, engine: str = "auto") -> dict[str, object]:
+    from convokit_core import check, open_store
 
     store = open_store(f"sqlite:///{path}")
     only = None if keep == "all" else {"breached", "at_risk"}
     t0 = time.perf_counter()
     c0 = time.process_time()
-    report = check_commitments(store, commitments(), as_of=AS_OF, only=only, classifiers=[])  # type: ignore[arg-type]
+    report = check(
+        store,
+        commitments(),  # type: ignore[arg-type]
+        as_of=AS_OF,
+        only=only,
+        classifiers=[],
+        engine=engine,
+    )
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
     store.close()
@@ -275,7 +282,7 @@ def run_pandas(path: str) -> dict[str, object]:
 
 def child(args: argparse.Namespace) -> None:
     if args.child == "convokit":
-        out = run_convokit(args.db, args.keep)
+        out = run_convokit(args.db, args.keep, args.engine)
     else:
         out = run_pandas(args.db)
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -291,6 +298,9 @@ def main() -> None:
         "--repeat", type=int, default=2, help="runs per side, alternating; the fastest counts"
     )
     parser.add_argument("--child", choices=("convokit", "pandas"))
+    parser.add_argument(
+        "--engine", default="auto", help="convokit's engine (auto picks columnar here)"
+    )
     parser.add_argument("--db")
     args = parser.parse_args()
     if args.child:
@@ -307,7 +317,10 @@ def main() -> None:
         results: dict[str, dict[str, object]] = {}
         for _ in range(args.repeat):
             for side in ("convokit", "pandas"):
-                cmd = [sys.executable, __file__, "--child", side, "--db", db, "--keep", args.keep]
+                cmd = [
+                    sys.executable, __file__, "--child", side, "--db", db, "--keep", args.keep,
+                    "--engine", args.engine,
+                ]  # fmt: skip
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 if proc.returncode != 0:
                     sys.exit(f"{side} failed:\n{proc.stderr}")

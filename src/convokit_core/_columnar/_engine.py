@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .._policy._evaluate import Classifier, Commitment
 
 __all__ = ["ColumnarEngine"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("convokit.policy")
 
@@ -142,15 +144,17 @@ class ColumnarEngine:
         with _young_gc_relaxed():
             con = None if direct else _connect(source)
             read = partial(store_batches, source) if con is None else partial(batches, con)
+            read = partial(
+                read,
+                as_of_us=run.as_of_us,
+                kinds=kinds,
+                with_tags=run.uses_tags or run.needs_text,
+                with_text=run.needs_text,
+                with_channels=bool(channel_level),
+                batch_rows=BATCH_ROWS,
+            )
             try:
-                for batch in read(
-                    as_of_us=run.as_of_us,
-                    kinds=kinds,
-                    with_tags=run.uses_tags or run.needs_text,
-                    with_text=run.needs_text,
-                    with_channels=bool(channel_level),
-                    batch_rows=BATCH_ROWS,
-                ):
+                for batch in prefetched(read) if PREFETCH else read():
                     checkpoint()
                     extra = _classify(batch, run.classifiers) if run.classifiers else None
                     state = BatchState(
@@ -186,6 +190,75 @@ class ColumnarEngine:
             store=getattr(source, "url", None),
             only=run.keep,
         )
+
+
+#: Read the next batches on a thread of their own while the current one is evaluated
+#: (the store's reading in C runs without the GIL); tests switch it off and on.
+PREFETCH = True
+#: Batches read ahead at most.
+PREFETCH_DEPTH = 2
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE = object()
+
+
+def prefetched(make: Callable[[], Iterator[T]], depth: int = PREFETCH_DEPTH) -> Iterator[T]:
+    """The items of ``make()``, produced on a reader thread at most ``depth`` ahead.
+
+    The whole iterator runs on that one thread (a connection is used by one thread at a
+    time, and its read transaction is one snapshot). An error there is raised here;
+    when the consumer stops early (an error, an interrupt, a cancelled run) the reader
+    stops after the item it is on, closes its iterator, and is joined."""
+    import queue
+    import threading
+
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            source = make()
+            try:
+                for item in source:
+                    if not put(item):
+                        return
+            finally:
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            put(_Failure(error))
+
+    thread = threading.Thread(target=work, name="convokit-columnar-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def plugin_forms() -> dict[str, Any]:

@@ -215,6 +215,7 @@ class BatchState:
         self._excluded: dict[frozenset[str], dict[int, list[tuple[int, int | None]]]] = {}
         self._timeline: list[bool] | None = None
         self._segments: tuple[I64, I64, list[str]] | None = None
+        self._tagged: Mask | None = None
 
     def turns(self, policy: CountingPolicy) -> Turns:
         found = self._turns.get(policy)
@@ -229,6 +230,16 @@ class BatchState:
         return found
 
     # -- tags and scopes -------------------------------------------------------------
+
+    def tagged(self) -> Mask:
+        """Per message: whether it has stored tags (a non-empty raw value)."""
+        if self._tagged is None:
+            tags = self.batch.tags
+            n = len(self.batch.at)
+            self._tagged = (
+                np.zeros(n, dtype=bool) if tags is None else np.fromiter(map(bool, tags), bool, n)
+            )
+        return self._tagged
 
     def message_tags(self, row: int) -> Sequence[str]:
         """A message's tags: as stored, else what the classifiers gave it."""
@@ -247,9 +258,8 @@ class BatchState:
             if b.tags is not None:
                 inbound = (b.flags & (F_OUTBOUND | F_OTHER)) == 0
                 raw = b.tags
-                for i in np.flatnonzero(inbound).tolist():
-                    if raw[i]:
-                        found[int(b.conv[i])].update(message_tags(raw[i]))
+                for i in np.flatnonzero(inbound & self.tagged()).tolist():
+                    found[int(b.conv[i])].update(message_tags(raw[i]))
             for row, extra in self.classified.items():
                 found[int(b.conv[row])].update(extra)
             self._all_tags = [frozenset(t) for t in found]
@@ -635,8 +645,14 @@ def _follow_up(rule: FollowUp, state: BatchState, ctx: RuleContext) -> Rows:
     raw = b.tags
     assert raw is not None
     verdicts: dict[Any, bool] = {}
-    rows_of = ev.ev_row[stake].tolist()
-    for i, row in enumerate(rows_of):
+    stake_rows = ev.ev_row[stake]
+    maybe = state.tagged()[stake_rows]
+    if state.classified:
+        classified = np.zeros(len(b.at), dtype=bool)
+        classified[list(state.classified)] = True
+        maybe |= classified[stake_rows]
+    for i in np.flatnonzero(maybe).tolist():
+        row = int(stake_rows[i])
         value = raw[row]
         if value:
             hit = verdicts.get(value) if isinstance(value, str) else None
