@@ -1,7 +1,7 @@
 """``check`` with five commitments over generated support traffic in SQLite, against a
 hand-written pandas script computing the same findings (DESIGN §9).
 
-Target (issue 14): at most 0.3× the pandas script, peak RSS ≤ 300 MB, at 1M messages / 100k
+Target (issue 14): at most 0.3 times the pandas script, peak RSS ≤ 300 MB, at 1M messages / 100k
 conversations; convokit runs with ``--engine`` (default auto: the columnar engine here).
 Each side runs in its own fresh subprocess on the same database (so peak RSS is its own);
 both print their per-status counts, which must be identical.

@@ -24,8 +24,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_check
 
 
-def child(db: str, engine: str, keep: str) -> None:
+def child(db: str, engine: str, keep: str, prefetch: bool) -> None:
     from convokit_core import check, open_store
+    from convokit_core._columnar import _engine
+
+    _engine.PREFETCH = prefetch
 
     store = open_store(f"sqlite:///{db}")
     t0, c0 = time.perf_counter(), time.process_time()
@@ -59,9 +62,12 @@ def main() -> None:
     parser.add_argument("--engine", default="columnar")
     parser.add_argument("--keep", choices=("all", "failing"), default="all")
     parser.add_argument("--child")
+    parser.add_argument(
+        "--no-prefetch", action="store_true", help="columnar: read on the evaluating thread"
+    )
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.engine, args.keep)
+        child(args.child, args.engine, args.keep, not args.no_prefetch)
         return
     for size in (int(s) for s in args.sizes.split(",")):
         db = os.path.join(args.dir, f"scale-{size}.db")
@@ -80,12 +86,15 @@ def main() -> None:
             "--keep",
             args.keep,
         ]
+        if args.no_prefetch:
+            cmd.append("--no-prefetch")
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode:
             sys.exit(proc.stderr)
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         print(
-            f"{args.engine} {messages:>11,} messages {size:>9,} conversations: "
+            f"{args.engine}{' (no prefetch)' if args.no_prefetch else ''} {messages:>11,} "
+            f"messages {size:>9,} conversations: "
             f"{r['seconds']:7.1f}s wall {r['cpu']:7.1f}s cpu  peak {r['peak_mb']:5.0f} MB  "
             f"{r['seconds'] / messages * 1e6:5.2f}s per 1M messages  "
             f"findings {r['total']:,} (kept {r['kept']:,})  load {os.getloadavg()[0]:.1f}"
