@@ -183,21 +183,7 @@ def _batch(
     batch.conv = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     batch.platform = _column(conversations, "platform")
     batch.cid = _column(conversations, "conversation_id")
-    columns = [
-        _column(conversations, name)
-        for name in (
-            "record",
-            "channel_id",
-            "stakeholder_id",
-            "owner_id",
-            "status",
-            "tags",
-            "first_channel_id",
-            "first_inbound_author",
-            "history",
-            "later",
-        )
-    ]
+    columns = [_column(conversations, name) for name in CONVERSATION_COLUMNS[3:]]
     for record, channel, stakeholder, owner, stored, tags, first, inbound, raw, later in zip(
         *columns, strict=True
     ):

@@ -671,6 +671,24 @@ def _follow_up(rule: FollowUp, state: BatchState, ctx: RuleContext) -> Rows:
     n = len(pos)
     excluded = state.excluded(rule.pause_when) if rule.pause_when else {}
     candidates: list[Rows] = []
+
+    def clocked(stop: I64, found: Mask, limit: int, ev2: I64 | int, what: str) -> Rows:
+        return _rows(
+            state,
+            conv=conv,
+            clock=_clock(state, ctx, conv, at, stop, found, limit, excluded),
+            kind=MESSAGE,
+            subj=row,
+            start=at,
+            stop=stop,
+            has_stop=found,
+            limit=limit,
+            ev1=row,
+            ev2=ev2,
+            what=what,
+            label=label,
+        )
+
     if rule.acknowledge_within is not None:
         replies = np.flatnonzero(ev.ev_kind == 1)
         j = np.searchsorted(replies, pos, side="right")
@@ -679,42 +697,11 @@ def _follow_up(rule: FollowUp, state: BatchState, ctx: RuleContext) -> Rows:
         if len(replies):
             found &= ev.ev_conv[reply] == conv
         stop = np.where(found, ev.ev_at[reply], 0) if n else np.empty(0, np.int64)
-        candidates.append(
-            _rows(
-                state,
-                conv=conv,
-                clock=_clock(state, ctx, conv, at, stop, found, rule.acknowledge_within, excluded),
-                kind=MESSAGE,
-                subj=row,
-                start=at,
-                stop=stop,
-                has_stop=found,
-                limit=rule.acknowledge_within,
-                ev1=row,
-                ev2=np.where(found, ev.ev_row[reply], -1) if n else np.empty(0, np.int64),
-                what="acknowledgement",
-                label=label,
-            )
-        )
+        ev2 = np.where(found, ev.ev_row[reply], -1) if n else np.empty(0, np.int64)
+        candidates.append(clocked(stop, found, rule.acknowledge_within, ev2, "acknowledgement"))
     if rule.resolve_within is not None:
         stop, found = state.first_status_at(conv, RESOLVED, at)
-        candidates.append(
-            _rows(
-                state,
-                conv=conv,
-                clock=_clock(state, ctx, conv, at, stop, found, rule.resolve_within, excluded),
-                kind=MESSAGE,
-                subj=row,
-                start=at,
-                stop=stop,
-                has_stop=found,
-                limit=rule.resolve_within,
-                ev1=row,
-                ev2=-1,
-                what="resolution",
-                label=label,
-            )
-        )
+        candidates.append(clocked(stop, found, rule.resolve_within, -1, "resolution"))
     rows = candidates[0]
     if len(candidates) == 2:
         worse = ALL_RANK[candidates[1].status] < ALL_RANK[rows.status]
