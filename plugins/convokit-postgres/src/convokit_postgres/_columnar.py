@@ -206,11 +206,12 @@ class _ArrowStream:
 
 def _adbc() -> Any:
     """The ``adbc_driver_postgresql`` DB-API module, or ``None`` when not installed."""
-    try:
-        import adbc_driver_postgresql.dbapi as dbapi  # type: ignore[import-untyped]
+    import importlib
+
+    try:  # an optional extra: imported by name, typed or not, present or not
+        return importlib.import_module("adbc_driver_postgresql.dbapi")
     except ImportError:
         return None
-    return dbapi
 
 
 def columnar_tables(
