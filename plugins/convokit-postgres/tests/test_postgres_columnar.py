@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -296,12 +297,22 @@ def test_a_read_left_early_frees_its_connections(pg_url: str, transfer: str) -> 
             tables.close()  # type: ignore[attr-defined]
         assert store.counts()["messages"] > 300
         assert sum(1 for _ in store.iter_conversations()) == 80
-    with psycopg.connect(pg_url) as conn:
-        busy = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'convokit' "
-            "AND state <> 'idle' AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert busy == (0,)
+    # Only this test session's database counts (another suite may be reading its own
+    # at the same time). A closed session's backend leaves pg_stat_activity only once
+    # it has seen the end of its socket: wait for that (a bound for a hang, not a
+    # timing); a stream left running never goes idle and fails the bound.
+    deadline = time.monotonic() + 60
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while True:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'convokit' "
+                "AND datname = current_database() AND state <> 'idle' "
+                "AND pid <> pg_backend_pid()"
+            ).fetchone()
+            if busy == (0,):
+                break
+            assert time.monotonic() < deadline, f"{busy} convokit sessions still busy"
+            time.sleep(0.01)
 
 
 # -- identical findings ---------------------------------------------------------------
