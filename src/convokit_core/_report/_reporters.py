@@ -21,6 +21,7 @@ from typing import TextIO
 
 from .._policy._findings import STATUSES, CheckReport, Finding, FindingList, Status
 from .._timeutil import format_datetime
+from ._plaintable import Justify, plain_table
 
 __all__ = [
     "FAILING",
@@ -275,38 +276,58 @@ def render_table(report: CheckReport, stream: TextIO) -> None:
         highlight=False,
         soft_wrap=False,
     )
-    summary = Table(
-        title=f"Commitments as of {format_datetime(report.as_of)}", title_justify="left"
-    )
-    summary.add_column("commitment")
-    summary.add_column("severity")
-    for status in STATUSES:
-        summary.add_column(str(status).replace("_", " "), justify="right")
-    summary.add_column("compliance", justify="right")
-    for c in report.commitments:
-        counts = [str(c.counts.get(s, 0)) for s in STATUSES]
-        summary.add_row(
-            Text(visible(c.name)), Text(visible(c.severity)), *counts, _ratio(c.compliance)
-        )
-    console.print(summary)
+    title = f"Commitments as of {format_datetime(report.as_of)}"
+    columns: list[tuple[str, Justify]] = [("commitment", "left"), ("severity", "left")]
+    columns += [(str(status).replace("_", " "), "right") for status in STATUSES]
+    columns.append(("compliance", "right"))
+    summary_rows = [
+        [
+            visible(c.name),
+            visible(c.severity),
+            *[str(c.counts.get(s, 0)) for s in STATUSES],
+            _ratio(c.compliance),
+        ]
+        for c in report.commitments
+    ]
+    # a file or a pipe: the same text as rich's, written without laying out each cell
+    plain = plain_table(console, title, columns, summary_rows)
+    if plain is not None:
+        stream.write(plain)
+    else:
+        summary = Table(title=title, title_justify="left")
+        for name, justify in columns:
+            summary.add_column(name, justify=justify)
+        for row in summary_rows:
+            summary.add_row(*map(Text, row))
+        console.print(summary)
     findings = report.findings
     note = _not_shown(report)
     if not findings:
         console.print(Text("No findings to show." + (f" {note}" if note else "")))
         return
-    table = Table(title="Findings", title_justify="left")
-    for name in ("status", "commitment", "subject", "elapsed", "deadline", "message"):
-        table.add_column(name, overflow="fold")
-    for f in _by_status(findings, TABLE_LIMIT):
-        table.add_row(
-            Text(str(f.status), style=_STYLE[f.status]),
-            Text(visible(f.commitment)),
-            Text(visible(f.subject)),
-            Text(f.elapsed_text),
-            Text(_when(f)),
-            Text(visible(f.message)),
-        )
-    console.print(table)
+    shown = _by_status(findings, TABLE_LIMIT)
+    names = ("status", "commitment", "subject", "elapsed", "deadline", "message")
+    rows = [
+        [
+            str(f.status),
+            visible(f.commitment),
+            visible(f.subject),
+            f.elapsed_text,
+            _when(f),
+            visible(f.message),
+        ]
+        for f in shown
+    ]
+    plain = plain_table(console, "Findings", [(name, "left") for name in names], rows)
+    if plain is not None:
+        stream.write(plain)
+    else:
+        table = Table(title="Findings", title_justify="left")
+        for name in names:
+            table.add_column(name, overflow="fold")
+        for f, row in zip(shown, rows, strict=True):
+            table.add_row(Text(row[0], style=_STYLE[f.status]), *map(Text, row[1:]))
+        console.print(table)
     if len(findings) > TABLE_LIMIT:
         console.print(
             Text(
