@@ -12,6 +12,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -175,3 +176,77 @@ def test_plain_insert_then_a_repeated_id_ends_as_the_upsert(tmp_path: Any) -> No
         import_records(store, enumerate(items, start=1), source="x", batch_size=batch_size)
         assert export(store) == before
         store.close()
+
+
+# -- the fast decoder (orjson) reads exactly what json reads ---------------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # past 64 bits too: orjson refuses those, json reads them
+    | st.integers(min_value=-(2**64), max_value=2**64)
+    | st.floats()  # NaN and infinities written as json writes them
+    | st.text(),  # lone surrogates too: escaped by json.dumps
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+RAW_LINES = st.sampled_from(
+    [
+        '{"a": 1, "a": 2}',  # a repeated key: the last wins in both
+        '{"a": 1e400}',  # out of range: json gives inf
+        '{"a": -0}',
+        '{"a": 0.1e-400}',
+        '{"a": 1.0000000000000000000000001}',
+        '{"a": 123456789012345678901234567890}',
+        '{"a": NaN}',
+        '{"a": "\\ud800"}',
+        '{"a": "\\u0000"}',
+        '{"a": "raw \x01 control"}',
+        '{"a": 1} ',
+        '{"a": 1}\r',
+        '{"a": 1} {"b": 2}',
+        '{"a": 01}',
+        '{"a": [1, 2,]}',
+        '{"a": "' + "x" * 5000 + '"}',
+        "{" * 2000 + "}" * 2000,
+        '{"a": ' + "[" * 1100 + "]" * 1100 + "}",
+        '{"a": 1' + "0" * 5000 + "}",
+    ]
+)
+
+
+def _same(items: list[tuple[int, Any]]) -> list[tuple[int, str]]:
+    """Comparable form: NaN is not equal to itself, and errors compare by message."""
+    return [
+        (n, f"error: {obj}" if isinstance(obj, InvalidRecord) else repr(obj)) for n, obj in items
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=4).map(lambda d: json.dumps(d))
+        | st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=4).map(
+            lambda d: json.dumps(d, ensure_ascii=False)
+        )
+        | RAW_LINES,
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_the_fast_decoder_reads_what_json_reads(lines: list[str]) -> None:
+    from convokit_core._io import _jsonl
+
+    if _jsonl.FAST_LOADS is None:  # pragma: no cover - orjson is a dependency
+        pytest.fail("orjson is not installed")
+    text = "".join(line + "\n" for line in lines)
+    fast = _same(list(read_jsonl(io.StringIO(text))))
+    saved = _jsonl.FAST_LOADS
+    _jsonl.FAST_LOADS = None
+    try:
+        slow = _same(list(read_jsonl(io.StringIO(text))))
+    finally:
+        _jsonl.FAST_LOADS = saved
+    assert fast == slow

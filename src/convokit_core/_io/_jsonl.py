@@ -15,6 +15,19 @@ from ._records import Record, dump_record
 __all__ = ["export_jsonl", "import_jsonl", "iter_export", "read_jsonl"]
 
 
+def _orjson_loads() -> Callable[[str], Any] | None:
+    try:
+        from orjson import loads
+    except ImportError:  # pragma: no cover - a dependency; json alone gives the same
+        return None
+    return loads
+
+
+#: The fast decoder of the object lines (orjson, three times json's speed; tests
+#: switch it off to check json alone reads the same), or ``None``.
+FAST_LOADS = _orjson_loads()
+
+
 def read_jsonl(
     lines: Iterable[str | bytes], *, source: str | None = None
 ) -> Iterator[tuple[int, Any]]:
@@ -34,6 +47,7 @@ def read_jsonl(
     # The scanner ``loads`` itself runs: a line that is one object from its first column
     # up to an optional newline decodes to the same value, without the whitespace passes.
     scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
+    fast = FAST_LOADS
     number = 0
     try:
         for line in lines:
@@ -69,6 +83,24 @@ def read_jsonl(
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]  # a byte order mark
             if line[:1] == "{":
+                if fast is not None:
+                    # orjson, for an object of strings, booleans and nulls (what a
+                    # record is, but for tags): there it gives what json gives. A number
+                    # or a nested value goes to json (orjson turns an integer past 64
+                    # bits into a float), as does what orjson refuses (NaN, lone
+                    # surrogate escapes, bad JSON), for the value or the message.
+                    try:
+                        obj = fast(line)
+                    except Exception:
+                        pass
+                    else:
+                        for value in obj.values():
+                            kind = type(value)
+                            if kind is not str and kind is not bool and value is not None:
+                                break
+                        else:
+                            yield number, obj
+                            continue
                 try:
                     obj, end = scan(line, 0)
                 except Exception:  # decoded again below, for the message
