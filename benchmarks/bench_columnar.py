@@ -13,7 +13,9 @@ printed too (a shared 2-core machine inflates wall time unevenly).
         [--repeat 2] [--cli]
 
 ``--cli`` adds one first_reply commitment through ``convokit check`` end to end (table
-and JSON output, each engine) against the pandas script, both as fresh processes.
+and JSON output, each engine) against the pandas script, both as fresh processes; the
+columnar engine runs twice, with every installed plugin loaded and with none ("core":
+what the README's install has).
 """
 
 from __future__ import annotations
@@ -176,15 +178,18 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
-def cli_run(db: str, engine: str, tmp: str, fmt: str) -> dict[str, float]:
+def cli_run(
+    db: str, engine: str, tmp: str, fmt: str, *, core_only: bool = False
+) -> dict[str, float]:
     """``convokit check`` in a fresh process, end to end (start, imports, the check,
-    the output written to a file)."""
+    the output written to a file). ``core_only``: no plugin distribution loaded
+    (``CONVOKIT_LOAD_PLUGINS=""``), as after the README's ``pip install .``."""
     policy = Path(tmp) / "first.toml"
     policy.write_text(
         f'[[commitment]]\nname = "first-reply"\nrule = "first_reply"\n'
         f'within = "{bench_check.LIMITS["first-reply"]}s"\n'
     )
-    out = Path(tmp) / f"{engine}.{fmt}"
+    out = Path(tmp) / f"{engine}{'-core' if core_only else ''}.{fmt}"
     cmd = [
         sys.executable,
         "-c",
@@ -196,14 +201,15 @@ def cli_run(db: str, engine: str, tmp: str, fmt: str) -> dict[str, float]:
         "--as-of", bench_check.AS_OF.isoformat(), "--format", fmt, "--engine", engine,
         "-o", str(out),
     ]  # fmt: skip
-    return _process(cmd) | {"bytes": out.stat().st_size}
+    env = {**os.environ, "CONVOKIT_LOAD_PLUGINS": ""} if core_only else None
+    return _process(cmd, env) | {"bytes": out.stat().st_size}
 
 
-def _process(cmd: list[str]) -> dict[str, float]:
+def _process(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """Wall and CPU seconds of a child process, start to exit, and its peak RSS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
@@ -233,6 +239,7 @@ def cli_section(db: str, tmp: str, repeat: int) -> bool:
         for fmt in ("table", "json"):
             for engine in ("columnar", "python"):
                 keep(f"{engine} {fmt}", cli_run(db, engine, tmp, fmt))
+            keep(f"columnar {fmt} core", cli_run(db, "columnar", tmp, fmt, core_only=True))
         run = _process(pandas_cmd)
         inner = json.loads(str(run["stdout"]).strip().splitlines()[-1])
         run["peak_mb"] = inner["peak_mb"]
@@ -253,8 +260,9 @@ def cli_section(db: str, tmp: str, repeat: int) -> bool:
             f"/pandas script {r['seconds'] / pandas['inner']:.2f}x wall"
         )
     same = all(
-        (Path(tmp) / f"columnar.{fmt}").read_bytes() == (Path(tmp) / f"python.{fmt}").read_bytes()
+        (Path(tmp) / f"{name}.{fmt}").read_bytes() == (Path(tmp) / f"python.{fmt}").read_bytes()
         for fmt in ("table", "json")
+        for name in ("columnar", "columnar-core")
     )
     print(f"  outputs byte-identical between the engines: {same}")
     return same
