@@ -570,3 +570,40 @@ def test_generated_traffic_every_rule_is_byte_identical(
     for i in (0, 1, 299, 300, 301, 2500, len(every) - 1, -1):
         assert report.findings[i] == every[i]
     assert report.findings[295:305] == every[295:305]
+
+
+@pytest.mark.parametrize("reader", ["adbc", "sqlite3"])
+def test_reply_rules_without_pauses_skip_the_status_changes(
+    traffic: str, reader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A policy whose rules never read a status timeline is read without the status
+    changes (they are in the store: generate_history writes them), with the same
+    findings; a pause, or any other rule, reads them again."""
+    from convokit_core._columnar import _engine, _reader
+    from convokit_core._columnar._rules import uses_statuses
+
+    monkeypatch.setattr(_engine, "USE_ADBC", reader == "adbc")
+    seen: list[bool] = []
+    original = _reader.batches
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("with_statuses", True))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "batches", spy)
+    as_of = datetime(2024, 2, 5, 17, 30, tzinfo=UTC)
+    plain = [
+        Commitment(name="first", rule=first_reply("2h")),
+        Commitment(name="next", rule=next_reply("4h").where(channel=["acme_help"])),
+        Commitment(name="silence", rule=any_of(max_silence("3h"), first_reply("1h"))),
+    ]
+    assert not any(uses_statuses(c.rule) for c in plain)
+    text = both(traffic, plain, as_of, classifiers=[])
+    assert seen == [False]
+    assert '"status": "breached"' in text
+    paused = [Commitment(name="first", rule=first_reply("2h", pause_when=["pending"]))]
+    resolving = [*plain, Commitment(name="resolve", rule=resolution_within("2d"))]
+    for commitments in (paused, resolving):
+        seen.clear()
+        both(traffic, commitments, as_of, classifiers=[])
+        assert seen == [True]

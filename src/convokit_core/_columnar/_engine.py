@@ -19,7 +19,7 @@ from ._calendar import CumulativeCalendar
 from ._chunk import Chunk
 from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, adbc_reader, batches
 from ._rows import STATUS_NAMES, Rows
-from ._rules import BatchState, evaluate_rule, observe_rule, unsupported_rule
+from ._rules import BatchState, evaluate_rule, observe_rule, unsupported_rule, uses_statuses
 
 if TYPE_CHECKING:
     from .._policy._evaluate import Classifier, Commitment
@@ -144,6 +144,9 @@ class ColumnarEngine:
         with _young_gc_relaxed():
             con = None if direct else _connect(source)
             read = partial(store_batches, source) if con is None else partial(batches, con)
+            if con is not None:  # a store of Arrow tables sends the statuses anyway
+                statuses = any(uses_statuses(c.rule) for c in run.commitments)
+                read = partial(read, with_statuses=statuses)
             read = partial(
                 read,
                 as_of_us=run.as_of_us,

@@ -178,12 +178,18 @@ _CONVERSATIONS = (
     "WHERE x.platform = g.platform AND x.conversation_id = g.conversation_id "
     "AND x.sent_at <= {as_of} AND x.direction = 'inbound' ORDER BY x.sent_at, x.id "
     "LIMIT 1) END, "
-    "EXISTS (SELECT 1 FROM status_changes s WHERE s.platform = g.platform "
-    "AND s.conversation_id = g.conversation_id AND s.at > {as_of}) "
+    "{later} "
     "FROM (SELECT platform, conversation_id, count(*) AS n FROM messages "
     "WHERE sent_at <= {as_of} GROUP BY platform, conversation_id) g "
     "LEFT JOIN conversations c ON c.platform = g.platform AND c.id = g.conversation_id "
     "ORDER BY g.platform, g.conversation_id"
+)
+
+
+#: Whether a conversation has status changes after ``as_of`` (the last column).
+_LATER = (
+    "EXISTS (SELECT 1 FROM status_changes s WHERE s.platform = g.platform "
+    "AND s.conversation_id = g.conversation_id AND s.at > {as_of})"
 )
 
 
@@ -241,21 +247,26 @@ def batches(
     with_text: bool,
     with_channels: bool = False,
     batch_rows: int = _FETCH,
+    with_statuses: bool = True,
 ) -> Iterator[ConvBatch]:
     """Stream the conversations of ``con`` (a ``sqlite3`` connection, or an
     :class:`AdbcReader`) as of ``as_of_us`` in batches of about ``batch_rows``
     messages (a conversation is never split). ``with_channels`` reads each message's
-    own ``channel_id`` too (for channel-level rules)."""
+    own ``channel_id`` too (for channel-level rules). Without ``with_statuses`` the
+    status changes are not read: ``status`` and ``history`` stay empty (for rules that
+    do not read them, :func:`._rules.uses_statuses`)."""
     if isinstance(con, sqlite3.Connection):
         con.execute("BEGIN")  # one snapshot for every stream
         try:
             yield from _batches(
-                con, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows
+                con, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows, with_statuses
             )
         finally:
             con.rollback()
     else:  # an AdbcReader is one transaction already
-        yield from _batches(con, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows)
+        yield from _batches(
+            con, as_of_us, kinds, with_tags, with_text, with_channels, batch_rows, with_statuses
+        )
 
 
 def _batches(
@@ -266,6 +277,7 @@ def _batches(
     with_text: bool,
     with_channels: bool,
     batch_rows: int,
+    with_statuses: bool,
 ) -> Iterator[ConvBatch]:
     wanted = [("tags", with_tags), ("text", with_text), ("channel_id", with_channels)]
     extra = [name for name, on in wanted if on]
@@ -275,7 +287,8 @@ def _batches(
         f"SELECT id, sent_at, {_FLAGS}{''.join(', ' + e for e in extra)} FROM messages "
         f"WHERE sent_at <= {as_of} ORDER BY platform, conversation_id, sent_at, id"
     )
-    conversation_sql = _CONVERSATIONS.format(as_of=as_of)
+    later = _LATER.format(as_of=as_of) if with_statuses else "0"
+    conversation_sql = _CONVERSATIONS.format(as_of=as_of, later=later)
     status_sql = (
         "SELECT platform, conversation_id, at, status FROM status_changes "
         f"WHERE at <= {as_of} ORDER BY platform, conversation_id, at, status"
@@ -286,7 +299,7 @@ def _batches(
             [column.to_pylist() for column in batch.columns]
             for batch in con.query(conversation_sql)
         )
-        statuses = con.rows(status_sql)
+        statuses = con.rows(status_sql) if with_statuses else iter(())
     else:
         chunks = _sqlite3_chunks(con, message_sql, at)
         cursor = con.execute(conversation_sql)
@@ -294,7 +307,7 @@ def _batches(
             [list(column) for column in zip(*rows, strict=True)]
             for rows in iter(lambda: cursor.fetchmany(_FETCH), [])
         )
-        statuses = _stream(con, status_sql)
+        statuses = _stream(con, status_sql) if with_statuses else iter(())
     status_row = next(statuses, None)
     pending: list[Chunk] = []  # fetched message chunks not yet in a batch
     buffered = 0
@@ -363,6 +376,10 @@ def _batches(
         ]
         batch.owner = [r if h else None for h, r in zip(has_record, r_owner, strict=True)]
         batch.conv_tags = [tuple(json.loads(t)) if t else () for t in r_tags]
+        if not with_statuses:
+            batch.kinds = [kinds.get(s) if s else None for s in batch.stakeholder]
+            yield batch  # status and history left empty: nothing reads them
+            continue
         histories: list[list[tuple[int, str]]] = [[] for _ in range(take)]
         last = (platform[-1], cid[-1])
         if status_row is not None and (status_row[0], status_row[1]) <= last:

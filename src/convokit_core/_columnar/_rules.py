@@ -110,6 +110,24 @@ def unsupported_rule(rule: Rule, forms: Mapping[str, Form] | None = None) -> str
     return str(rule.name)
 
 
+def uses_statuses(rule: Rule) -> bool:
+    """Whether evaluating ``rule`` reads the conversations' status timelines: the reply
+    rules only through ``pause_when`` (scopes never do); every other rule, and any
+    plugin rule (its columnar form sees the statuses), is taken to read them. A check
+    whose rules do not lets the reader skip the status changes."""
+    kind = type(rule)
+    if kind is Scoped:
+        assert isinstance(rule, Scoped)
+        return uses_statuses(rule.rule)
+    if kind in (AllOf, AnyOf):
+        assert isinstance(rule, AllOf | AnyOf)
+        return any(uses_statuses(part) for part in rule.parts)
+    if kind in (FirstReply, NextReply, MaxSilence):
+        assert isinstance(rule, _TurnRule)
+        return bool(rule.pause_when)
+    return True
+
+
 class Turns:
     """Every counted event and every turn of a batch under one counting policy
     (``Thread.events`` and ``Thread.turns``).
