@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 import pytest
 
 from convokit_core import check, open_store
-from convokit_core._columnar._engine import prefetched
+from convokit_core._columnar._prefetch import prefetched
 from convokit_core._policy._evaluate import Commitment
 from convokit_core._policy._rules import first_reply
 
 
 def readers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "convokit-columnar-reader"]
+    """The columnar engine's reader threads (batches, and conversations read ahead)."""
+    return [t for t in threading.enumerate() if t.name.startswith("convokit-columnar-")]
 
 
 def test_every_item_in_order() -> None:

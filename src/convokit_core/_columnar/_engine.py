@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator, Sequence
+import os
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -17,6 +18,7 @@ from .._policy._findings import CheckReport, FindingList
 from ._arrow import ColumnarTables, store_batches
 from ._calendar import CumulativeCalendar
 from ._chunk import Chunk
+from ._prefetch import prefetched
 from ._reader import F_OTHER, F_OUTBOUND, ConvBatch, adbc_reader, batches
 from ._rows import STATUS_NAMES, Rows
 from ._rules import BatchState, evaluate_rule, observe_rule, unsupported_rule, uses_statuses
@@ -198,70 +200,6 @@ class ColumnarEngine:
 #: Read the next batches on a thread of their own while the current one is evaluated
 #: (the store's reading in C runs without the GIL); tests switch it off and on.
 PREFETCH = True
-#: Batches read ahead at most.
-PREFETCH_DEPTH = 2
-
-
-class _Failure:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-_DONE = object()
-
-
-def prefetched(make: Callable[[], Iterator[T]], depth: int = PREFETCH_DEPTH) -> Iterator[T]:
-    """The items of ``make()``, produced on a reader thread at most ``depth`` ahead.
-
-    The whole iterator runs on that one thread (a connection is used by one thread at a
-    time, and its read transaction is one snapshot). An error there is raised here;
-    when the consumer stops early (an error, an interrupt, a cancelled run) the reader
-    stops after the item it is on, closes its iterator, and is joined."""
-    import queue
-    import threading
-
-    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            source = make()
-            try:
-                for item in source:
-                    if not put(item):
-                        return
-            finally:
-                close = getattr(source, "close", None)
-                if close is not None:
-                    close()
-            put(_DONE)
-        except BaseException as error:  # handed to the consumer, raised there
-            put(_Failure(error))
-
-    thread = threading.Thread(target=work, name="convokit-columnar-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 def plugin_forms() -> dict[str, Any]:
@@ -286,7 +224,13 @@ def plugin_forms() -> dict[str, Any]:
 def _connect(store: Any) -> Any:
     """The fastest reader of a SQLite store: ADBC when installed, else ``sqlite3``."""
     if USE_ADBC:
-        reader = adbc_reader(*store._database(read_only=True))
+        database, uri = store._database(read_only=True)
+        writable = None
+        if not store.read_only:  # the guard of a snapshot over several connections
+            from urllib.parse import quote
+
+            writable = f"file:{quote(os.path.abspath(store.path))}?mode=rw"
+        reader = adbc_reader(database, uri, writable=writable, immutable=store._immutable)
         if reader is not None:
             return reader
     return store.connect_reader()

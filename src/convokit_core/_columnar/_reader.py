@@ -15,21 +15,29 @@ much as the packed flags in numpy; the conversation id is not read per row at al
 With ``adbc_driver_sqlite`` (a dependency) the message stream and the per-conversation
 counts are read by the ADBC driver straight into Arrow record batches, with no Python
 object per message beyond the id strings (0.55 s instead of 2.1 s for both streams over
-988,114 messages). Every stream then runs on the one ADBC connection, in the one
-transaction it opens. Without the driver, the ``sqlite3`` streams above are used.
+988,114 messages). The conversations query then runs on a second connection, read
+ahead on a thread of its own, so that SQLite steps the two scans on two cores; both
+take their snapshot while the reader holds the store's write lock, so they see the
+same one (:class:`AdbcReader`). When the lock cannot be had at once, or the store is
+read-only, every stream runs on the one connection, in its one transaction. Without
+the driver, the ``sqlite3`` streams above are used.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import operator
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import chain, islice
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ._prefetch import prefetched
 
 __all__ = ["F_AUTOMATED", "F_NOTE", "F_OTHER", "F_OUTBOUND", "F_PRIVATE", "ConvBatch", "batches"]
 
@@ -51,7 +59,12 @@ _FETCH = 65_536
 #: Rows per Arrow record batch asked of the ADBC driver.
 _ADBC_ROWS = 65_536
 
+#: Rows per record batch of the conversations query when it runs on a connection of
+#: its own (its rows are wide; smaller batches keep the two threads in step).
+_CONVERSATION_ROWS = 8192
+
 I64 = npt.NDArray[np.int64]
+log = logging.getLogger("convokit.policy")
 
 
 class ConvBatch:
@@ -112,12 +125,25 @@ def _stream(con: Any, sql: str) -> Iterator[Any]:
 
 
 class AdbcReader:
-    """One read transaction on a SQLite file through the ADBC driver (its low-level
-    API: the DB-API module would import pandas). Every query of one reader sees the
-    same snapshot; :meth:`close` ends it."""
+    """One read snapshot of a SQLite file through the ADBC driver (its low-level API:
+    the DB-API module would import pandas). Every query started by one :meth:`start`
+    sees the same snapshot; :meth:`close` ends it.
 
-    def __init__(self, database: str, uri: bool) -> None:
-        import adbc_driver_manager
+    :meth:`start` runs each query after the first on a connection of its own, so that
+    SQLite steps them on different cores, when it can hold them to one snapshot: the
+    file is immutable, or a connection opened on ``writable`` takes the write lock
+    (``BEGIN IMMEDIATE``, without waiting) while every query takes its snapshot, and
+    drops it at once. No commit can land between two of those snapshots. When another
+    writer holds the lock, or there is no ``writable`` URI (a read-only store), every
+    query runs on the first connection, in its one transaction.
+
+    The lock is SQLite's own, taken through this driver's SQLite: a connection of the
+    ``sqlite3`` module in this process (another copy of SQLite) neither sees it nor
+    takes part in it."""
+
+    def __init__(
+        self, database: str, uri: bool, *, writable: str | None = None, immutable: bool = False
+    ) -> None:
         import adbc_driver_sqlite
 
         if not uri:
@@ -126,40 +152,139 @@ class AdbcReader:
 
             database = f"file:{quote(os.path.abspath(database))}?mode=ro"
         self._db = adbc_driver_sqlite.connect(database)
-        self._con = adbc_driver_manager.AdbcConnection(self._db)
-        self._con.set_autocommit(False)  # a transaction: one snapshot for every query
+        self._cons: list[Any] = []
+        self._writable = writable
+        self._immutable = immutable
         self._statements: list[Any] = []
+        self._con = self._connection()
+
+    def _connection(self) -> Any:
+        import adbc_driver_manager
+
+        con = adbc_driver_manager.AdbcConnection(self._db)
+        self._cons.append(con)
+        con.set_autocommit(False)  # a transaction: one snapshot for every query on it
+        return con
 
     def query(self, sql: str) -> Iterator[Any]:
-        """The result of ``sql`` as Arrow record batches."""
+        """The result of ``sql`` as Arrow record batches, on the first connection."""
+        return self._execute(self._con, sql, _ADBC_ROWS)
+
+    def _execute(self, con: Any, sql: str, rows: int) -> Iterator[Any]:
         import adbc_driver_manager
         import pyarrow as pa
 
-        statement = adbc_driver_manager.AdbcStatement(self._con)
+        statement = adbc_driver_manager.AdbcStatement(con)
         self._statements.append(statement)
-        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ADBC_ROWS)})
+        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
         statement.set_sql_query(sql)
+        # SQLite steps the statement here (the first batch): its snapshot is taken now
+        # and kept while it runs.
         stream, _ = statement.execute_query()
         return iter(pa.RecordBatchReader._import_from_c(stream.address))
 
+    def start(
+        self, first: Sequence[str], apart: Sequence[tuple[str, int]]
+    ) -> tuple[list[Iterator[Any]], list[Iterator[Any]], bool]:
+        """Start the queries ``first`` on the first connection and the queries
+        ``apart`` (each with its rows per batch) on connections of their own when they
+        can be held to one snapshot, else on the first connection as well. Returns
+        their record-batch streams and whether ``apart`` got connections of their own."""
+        with self._held() as held:
+            streams = [self.query(sql) for sql in first]
+            _hook("first started")
+            others = [
+                self._execute(self._connection() if held else self._con, sql, rows)
+                for sql, rows in apart
+            ]
+        _hook("started")
+        return streams, others, held
+
+    @contextmanager
+    def _held(self) -> Iterator[bool]:
+        """Whether the queries started in this block see one snapshot on any number of
+        connections: the write lock is held (or the file cannot change) until it ends."""
+        if self._immutable:
+            yield True
+            return
+        if self._writable is None:
+            yield False
+            return
+        import adbc_driver_manager
+        import adbc_driver_sqlite
+
+        try:
+            db = adbc_driver_sqlite.connect(self._writable)
+        except adbc_driver_manager.Error as exc:  # pragma: no cover - opened read-only already
+            log.debug("columnar reader: %s; every query on one connection", exc)
+            yield False
+            return
+        con = adbc_driver_manager.AdbcConnection(db)
+        held = False
+        try:
+            try:
+                _run(con, "PRAGMA busy_timeout = 0")
+                _run(con, "BEGIN IMMEDIATE")
+                held = True
+            except adbc_driver_manager.Error as exc:
+                log.debug(
+                    "columnar reader: the write lock is taken (%s); every query on one connection",
+                    exc,
+                )
+            yield held
+        finally:
+            if held:
+                _run(con, "ROLLBACK")
+            con.close()
+            db.close()
+
     def rows(self, sql: str) -> Iterator[tuple[Any, ...]]:
         """The result of ``sql`` as tuples (converted a batch at a time)."""
-        for batch in self.query(sql):
-            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+        return _rows(self.query(sql))
 
     def close(self) -> None:
         for statement in self._statements:
             statement.close()
         self._statements = []
-        self._con.rollback()
-        self._con.close()
+        for con in self._cons:
+            con.rollback()
+            con.close()
+        self._cons = []
         self._db.close()
 
 
-def adbc_reader(database: str, uri: bool) -> AdbcReader | None:
+def _run(con: Any, sql: str) -> None:
+    import adbc_driver_manager
+
+    statement = adbc_driver_manager.AdbcStatement(con)
+    try:
+        statement.set_sql_query(sql)
+        statement.execute_update()
+    finally:
+        statement.close()
+
+
+def _rows(stream: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
+    for batch in stream:
+        yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+
+
+#: Called with ``"first started"`` (the snapshot still held) and ``"started"`` by
+#: :meth:`AdbcReader.start`: tests act at those points.
+HOOK: Callable[[str], None] | None = None
+
+
+def _hook(point: str) -> None:
+    if HOOK is not None:
+        HOOK(point)
+
+
+def adbc_reader(
+    database: str, uri: bool, *, writable: str | None = None, immutable: bool = False
+) -> AdbcReader | None:
     """An :class:`AdbcReader`, or ``None`` when the driver is not installed."""
     try:
-        return AdbcReader(database, uri)
+        return AdbcReader(database, uri, writable=writable, immutable=immutable)
     except ImportError:  # pragma: no cover - a dependency; the sqlite3 streams remain
         return None
 
@@ -231,8 +356,8 @@ def _ints(array: Any) -> I64:
     return values.astype(np.int64, copy=False)
 
 
-def _adbc_chunks(reader: AdbcReader, sql: str, at: dict[str, int]) -> Iterator[Chunk]:
-    for batch in reader.query(sql):
+def _adbc_chunks(stream: Iterator[Any], at: dict[str, int]) -> Iterator[Chunk]:
+    for batch in stream:
         cols = batch.columns
         tags, texts, channels = (cols[at[n]].to_pylist() if n in at else [] for n in _OPTIONAL)
         yield (
@@ -301,12 +426,21 @@ def _batches(
         f"WHERE at <= {as_of} ORDER BY platform, conversation_id, at, status"
     )
     if isinstance(con, AdbcReader):
-        chunks = _adbc_chunks(con, message_sql, at)
-        conversations = _in_order(
-            [column.to_pylist() for column in batch.columns]
-            for batch in con.query(conversation_sql)
+        first = [message_sql, status_sql] if with_statuses else [message_sql]
+        streams, (conversation_stream,), apart = con.start(
+            first, [(conversation_sql, _CONVERSATION_ROWS)]
         )
-        statuses = con.rows(status_sql) if with_statuses else iter(())
+        chunks = _adbc_chunks(streams[0], at)
+        ordered = _in_order(
+            [column.to_pylist() for column in batch.columns] for batch in conversation_stream
+        )
+        # on a connection of its own, SQLite steps it on another core, ahead of us
+        conversations = (
+            prefetched(lambda: ordered, depth=1, name="convokit-columnar-conversations")
+            if apart
+            else ordered
+        )
+        statuses = _rows(streams[1]) if with_statuses else iter(())
     else:
         chunks = _sqlite3_chunks(con, message_sql, at)
         cursor = con.execute(conversation_sql)
@@ -315,6 +449,36 @@ def _batches(
             for rows in iter(lambda: cursor.fetchmany(_FETCH), [])
         )
         statuses = _stream(con, status_sql) if with_statuses else iter(())
+    try:
+        yield from _merged(
+            chunks,
+            conversations,
+            statuses,
+            kinds=kinds,
+            with_tags=with_tags,
+            with_text=with_text,
+            with_channels=with_channels,
+            batch_rows=batch_rows,
+            with_statuses=with_statuses,
+        )
+    finally:
+        conversations.close()  # a reader thread of its own, if any, is joined
+
+
+def _merged(
+    chunks: Iterator[Chunk],
+    conversations: Iterator[list[list[Any]]],
+    statuses: Iterator[Any],
+    *,
+    kinds: Mapping[str, str],
+    with_tags: bool,
+    with_text: bool,
+    with_channels: bool,
+    batch_rows: int,
+    with_statuses: bool,
+) -> Iterator[ConvBatch]:
+    """Whole conversations of about ``batch_rows`` messages: the message chunks, the
+    conversations and the status changes, all in primary-key order, merged."""
     status_row = next(statuses, None)
     pending: list[Chunk] = []  # fetched message chunks not yet in a batch
     buffered = 0
@@ -405,7 +569,7 @@ def _batches(
         yield batch
 
 
-def _in_order(columns: Iterator[list[list[Any]]]) -> Iterator[list[list[Any]]]:
+def _in_order(columns: Iterator[list[list[Any]]]) -> Generator[list[list[Any]], None, None]:
     """``columns`` (platform and conversation id first), checked to be strictly
     increasing in ``(platform, conversation_id)``: the order of the message stream
     they are merged with. SQLite compares text as UTF-8 bytes, which orders as
