@@ -29,6 +29,7 @@ import json
 import logging
 import operator
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, islice
@@ -117,11 +118,6 @@ class ConvBatch:
     @property
     def n(self) -> int:
         return len(self.cid)
-
-
-def _stream(con: Any, sql: str) -> Iterator[Any]:
-    cursor = con.execute(sql)
-    return chain.from_iterable(iter(lambda: cursor.fetchmany(5000), []))
 
 
 class AdbcReader:
@@ -238,10 +234,6 @@ class AdbcReader:
             con.close()
             db.close()
 
-    def rows(self, sql: str) -> Iterator[tuple[Any, ...]]:
-        """The result of ``sql`` as tuples (converted a batch at a time)."""
-        return _rows(self.query(sql))
-
     def close(self) -> None:
         for statement in self._statements:
             statement.close()
@@ -264,9 +256,21 @@ def _run(con: Any, sql: str) -> None:
         statement.close()
 
 
-def _rows(stream: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
+StatusChunk = tuple[list[tuple[str, str]], list[int], list[str]]
+"""Fetched status changes: ``(platform, conversation_id)`` keys, instants, statuses."""
+
+
+def _status_chunks(stream: Iterator[Any]) -> Iterator[StatusChunk]:
     for batch in stream:
-        yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+        platform, cid, at, status = (column.to_pylist() for column in batch.columns)
+        yield list(zip(platform, cid, strict=True)), at, status
+
+
+def _sqlite3_status_chunks(con: sqlite3.Connection, sql: str) -> Iterator[StatusChunk]:
+    cursor = con.execute(sql)
+    for rows in iter(lambda: cursor.fetchmany(_FETCH), []):
+        platform, cid, at, status = zip(*rows, strict=True)
+        yield list(zip(platform, cid, strict=True)), list(at), list(status)
 
 
 #: Called with ``"first started"`` (the snapshot still held) and ``"started"`` by
@@ -440,7 +444,7 @@ def _batches(
             if apart
             else ordered
         )
-        statuses = _rows(streams[1]) if with_statuses else iter(())
+        statuses = _status_chunks(streams[1]) if with_statuses else iter(())
     else:
         chunks = _sqlite3_chunks(con, message_sql, at)
         cursor = con.execute(conversation_sql)
@@ -448,7 +452,7 @@ def _batches(
             [list(column) for column in zip(*rows, strict=True)]
             for rows in iter(lambda: cursor.fetchmany(_FETCH), [])
         )
-        statuses = _stream(con, status_sql) if with_statuses else iter(())
+        statuses = _sqlite3_status_chunks(con, status_sql) if with_statuses else iter(())
     try:
         yield from _merged(
             chunks,
@@ -468,7 +472,7 @@ def _batches(
 def _merged(
     chunks: Iterator[Chunk],
     conversations: Iterator[list[list[Any]]],
-    statuses: Iterator[Any],
+    statuses: Iterator[StatusChunk],
     *,
     kinds: Mapping[str, str],
     with_tags: bool,
@@ -479,7 +483,11 @@ def _merged(
 ) -> Iterator[ConvBatch]:
     """Whole conversations of about ``batch_rows`` messages: the message chunks, the
     conversations and the status changes, all in primary-key order, merged."""
-    status_row = next(statuses, None)
+    # the fetched status changes: keys, instants and statuses, the first ``done`` merged
+    status_keys: list[tuple[str, str]] = []
+    status_at: list[int] = []
+    status_name: list[str] = []
+    done = 0
     pending: list[Chunk] = []  # fetched message chunks not yet in a batch
     buffered = 0
     waiting: list[list[Any]] = []  # fetched conversation columns not yet in a batch
@@ -553,13 +561,27 @@ def _merged(
             continue
         histories: list[list[tuple[int, str]]] = [[] for _ in range(take)]
         last = (platform[-1], cid[-1])
-        if status_row is not None and (status_row[0], status_row[1]) <= last:
-            where = {key: k for k, key in enumerate(zip(platform, cid, strict=True))}
-            while status_row is not None and (status_row[0], status_row[1]) <= last:
-                k = where.get((status_row[0], status_row[1]))
-                if k is not None:  # (changes of a conversation without messages: none)
-                    histories[k].append((status_row[2], status_row[3]))
-                status_row = next(statuses, None)
+        where: dict[tuple[str, str], int] | None = None
+        while True:
+            if done == len(status_keys):
+                fetched = next(statuses, None)
+                if fetched is None:
+                    break
+                status_keys, status_at, status_name = fetched
+                done = 0
+            cut = bisect_right(status_keys, last, lo=done)  # the changes of this batch
+            if cut > done:
+                if where is None:
+                    where = {key: k for k, key in enumerate(zip(platform, cid, strict=True))}
+                for key, at_, name in zip(
+                    status_keys[done:cut], status_at[done:cut], status_name[done:cut], strict=True
+                ):
+                    k = where.get(key)
+                    if k is not None:  # (changes of a conversation without messages: none)
+                        histories[k].append((at_, name))
+            done = cut
+            if done < len(status_keys):  # the rest belongs to later conversations
+                break
         batch.history = histories
         batch.status = [
             h[-1][1] if h else ("open" if later else (r if rec else "open"))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -232,7 +234,7 @@ class BatchState:
         self._all_tags: list[frozenset[str]] | None = None
         self._excluded: dict[frozenset[str], dict[int, list[tuple[int, int | None]]]] = {}
         self._timeline: list[bool] | None = None
-        self._segments: tuple[I64, I64, list[str]] | None = None
+        self._segments: tuple[I64, I64, I64, dict[str, int]] | None = None
         self._tagged: Mask | None = None
 
     def turns(self, policy: CountingPolicy) -> Turns:
@@ -353,40 +355,45 @@ class BatchState:
         self._excluded[statuses] = out
         return out
 
-    def _segment_table(self) -> tuple[I64, I64, list[str]]:
+    def _segment_table(self) -> tuple[I64, I64, I64, dict[str, int]]:
         """Every conversation's ``segments`` flattened: per-conversation offsets, the
-        instants (the first one the beginning of time) and the statuses."""
+        instants (the first one the beginning of time), the statuses as codes and the
+        codes' table (``open`` is 0). Built with numpy from the flattened histories."""
         if self._segments is None:
             b = self.batch
-            counts = np.ones(b.n, dtype=np.int64)
-            since: list[int] = []
-            names: list[str] = []
-            for k, timeline in enumerate(self.has_timeline()):
-                since.append(-(2**62))
-                names.append("open")
-                if not timeline:
-                    continue
-                history = b.history[k]
-                if history:
-                    for at_, status_ in history:
-                        since.append(at_)
-                        names.append(str(status_))
-                    counts[k] += len(history)
-                else:
-                    since.append(int(b.at[int(b.offsets[k + 1]) - 1]))
-                    names.append(str(b.status[k]))
-                    counts[k] += 1
+            lengths = np.fromiter(map(len, b.history), np.int64, b.n)
+            # a stored status other than open, without a history: one change, at the
+            # conversation's last message
+            bare = (lengths == 0) & np.fromiter((s != "open" for s in b.status), bool, b.n)
+            counts = 1 + lengths + bare
             offsets = np.zeros(b.n + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
-            self._segments = (offsets, np.array(since, dtype=np.int64), names)
+            total = int(offsets[-1])
+            since = np.full(total, -(2**62), dtype=np.int64)
+            codes = np.zeros(total, dtype=np.int64)
+            table: dict[str, int] = {"open": 0}
+            flat = list(chain.from_iterable(b.history))
+            if flat:
+                starts = np.zeros(b.n, dtype=np.int64)
+                np.cumsum(lengths[:-1], out=starts[1:])
+                pos = np.repeat(offsets[:-1] + 1 - starts, lengths) + np.arange(len(flat))
+                since[pos] = np.fromiter(map(itemgetter(0), flat), np.int64, len(flat))
+                codes[pos] = [table.setdefault(str(st), len(table)) for _, st in flat]
+            where = np.flatnonzero(bare)
+            if len(where):
+                since[offsets[where] + 1] = b.at[b.offsets[where + 1] - 1]
+                codes[offsets[where] + 1] = [
+                    table.setdefault(str(b.status[k]), len(table)) for k in where.tolist()
+                ]
+            self._segments = (offsets, since, codes, table)
         return self._segments
 
     def first_status_at(self, conv: I64, statuses: frozenset[str], after: I64) -> tuple[I64, Mask]:
         """``Thread.first_status_at(statuses, after[i])`` of conversation ``conv[i]``,
         as ``(instants, found)``: ``after`` itself when the status then is one of
         ``statuses``, else the first later change to one of them."""
-        offsets, since, names = self._segment_table()
-        wanted = np.fromiter((n in statuses for n in names), bool, len(names))
+        offsets, since, codes, table = self._segment_table()
+        wanted = np.isin(codes, [code for name, code in table.items() if name in statuses])
         lo, hi = offsets[conv], offsets[conv + 1]
         t = np.asarray(after, dtype=np.int64)
         current = np.zeros(len(conv), dtype=bool)  # the status at t is wanted
