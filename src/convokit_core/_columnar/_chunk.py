@@ -113,7 +113,7 @@ class Chunk:
         mark[rows.subj[message]] = True
         mark[-1] = False
         used = np.flatnonzero(mark)
-        self.ids = [ids[i] for i in used.tolist()]
+        self.ids = list(map(ids.__getitem__, used.tolist()))
         new_index = np.cumsum(mark) - 1
         new_index[-1] = -1
 

@@ -378,7 +378,10 @@ class BatchState:
                 np.cumsum(lengths[:-1], out=starts[1:])
                 pos = np.repeat(offsets[:-1] + 1 - starts, lengths) + np.arange(len(flat))
                 since[pos] = np.fromiter(map(itemgetter(0), flat), np.int64, len(flat))
-                codes[pos] = [table.setdefault(str(st), len(table)) for _, st in flat]
+                names = list(map(itemgetter(1), flat))
+                for name in dict.fromkeys(names):  # the distinct statuses, a few
+                    table.setdefault(name, len(table))
+                codes[pos] = list(map(table.__getitem__, names))
             where = np.flatnonzero(bare)
             if len(where):
                 since[offsets[where] + 1] = b.at[b.offsets[where + 1] - 1]
