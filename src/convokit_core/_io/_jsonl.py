@@ -26,6 +26,8 @@ def _orjson_loads() -> Callable[[str], Any] | None:
 #: The fast decoder of the object lines (orjson, three times json's speed; tests
 #: switch it off to check json alone reads the same), or ``None``.
 FAST_LOADS = _orjson_loads()
+#: The value types orjson decodes as json does (exact types: orjson makes no subclasses).
+_PLAIN_TYPES = frozenset((str, bool, type(None)))
 
 
 def read_jsonl(
@@ -48,6 +50,7 @@ def read_jsonl(
     # up to an optional newline decodes to the same value, without the whitespace passes.
     scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
     fast = FAST_LOADS
+    plain_types = _PLAIN_TYPES.issuperset
     number = 0
     try:
         for line in lines:
@@ -94,11 +97,9 @@ def read_jsonl(
                     except Exception:
                         pass
                     else:
-                        for value in obj.values():
-                            kind = type(value)
-                            if kind is not str and kind is not bool and value is not None:
-                                break
-                        else:
+                        # (the types of the values, tested in C: about a third of the
+                        # time of a Python loop over them)
+                        if plain_types(map(type, obj.values())):
                             yield number, obj
                             continue
                 try:
