@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .._calendars import Calendar
 from .._cancel import checkpoint
+from .._gc import gc_paused
 from .._policy._facts import CountingPolicy
 from .._policy._findings import CheckReport, FindingList
 from ._arrow import ColumnarTables, store_batches
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from .._policy._evaluate import Classifier, Commitment
 
 __all__ = ["ColumnarEngine"]
-
-T = TypeVar("T")
 
 log = logging.getLogger("convokit.policy")
 
@@ -83,7 +81,6 @@ class ColumnarEngine:
         from .._policy._evaluate import (
             PROGRESS_EVERY,
             Evaluation,
-            _young_gc_relaxed,
             check_commitments,
         )
         from .._storage._sqlite import SQLiteStore
@@ -143,7 +140,7 @@ class ColumnarEngine:
         )
         calendars: dict[int, CumulativeCalendar] = {}
         unreported = 0  # conversations done, not yet reported (per PROGRESS_EVERY)
-        with _young_gc_relaxed():
+        with gc_paused():
             con = None if direct else _connect(source)
             read = partial(store_batches, source) if con is None else partial(batches, con)
             if con is not None:  # a store of Arrow tables sends the statuses anyway
@@ -225,11 +222,8 @@ def _connect(store: Any) -> Any:
     """The fastest reader of a SQLite store: ADBC when installed, else ``sqlite3``."""
     if USE_ADBC:
         database, uri = store._database(read_only=True)
-        writable = None
-        if not store.read_only:  # the guard of a snapshot over several connections
-            from urllib.parse import quote
-
-            writable = f"file:{quote(os.path.abspath(store.path))}?mode=rw"
+        # the guard of a snapshot over several connections
+        writable = None if store.read_only else store._file_uri("rw")
         reader = adbc_reader(database, uri, writable=writable, immutable=store._immutable)
         if reader is not None:
             return reader

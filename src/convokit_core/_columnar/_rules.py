@@ -364,7 +364,7 @@ class BatchState:
             lengths = np.fromiter(map(len, b.history), np.int64, b.n)
             # a stored status other than open, without a history: one change, at the
             # conversation's last message
-            bare = (lengths == 0) & np.fromiter((s != "open" for s in b.status), bool, b.n)
+            bare = (lengths == 0) & np.fromiter(self.has_timeline(), bool, b.n)
             counts = 1 + lengths + bare
             offsets = np.zeros(b.n + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])

@@ -268,9 +268,6 @@ class Evaluation:
         )
 
 
-_young_gc_relaxed = gc_paused  # (the name the engines import)
-
-
 def _leaves(rule: Any) -> Iterator[Any]:
     if isinstance(rule, Scoped):
         yield from _leaves(rule.rule)
@@ -471,7 +468,7 @@ def check_commitments(
     if progress is not None:
         threads = _reporting(threads, progress)
     findings = FindingList(run.metas)
-    with _young_gc_relaxed():
+    with gc_paused():
         run.collect(checkpointed(threads), findings)
         run.collect_channels(findings)
     return CheckReport(

@@ -485,12 +485,17 @@ class SQLiteStore(ClosingStore):
         """What ``sqlite3.connect`` gets: the path, or a read-only ``file:`` URI."""
         if not read_only or self._memory:
             return self._path, False
-        from urllib.parse import quote
-
-        uri = f"file:{quote(os.path.abspath(self._path))}?mode=ro"
+        uri = self._file_uri("ro")
         if self._immutable:
             uri += "&immutable=1"
         return uri, True
+
+    def _file_uri(self, mode: str) -> str:
+        """The database file as a ``file:`` URI opened with ``mode`` (``ro``, or ``rw``:
+        writable, never created)."""
+        from urllib.parse import quote
+
+        return f"file:{quote(os.path.abspath(self._path))}?mode={mode}"
 
     def connect_reader(self) -> sqlite3.Connection:
         """A new connection for streaming reads (read-only when the store is)."""
