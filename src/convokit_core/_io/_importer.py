@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import count
+from operator import itemgetter
 from typing import Any
 
 import attrs
 
+from .._cancel import checkpoint
 from .._errors import InputError, InvalidRecord
 from .._gc import gc_paused
 from .._model import (
@@ -29,11 +32,22 @@ from ._records import (
     parse_status,
     record_type,
     well_formed_message_row,
+    well_formed_message_rows,
 )
 
-__all__ = ["ImportResult", "import_records"]
+__all__ = ["ImportResult", "ObjectBlock", "import_records"]
 
 _PENDING = "\x00pending"
+
+
+class ObjectBlock(list[Any]):
+    """Decoded objects of consecutive input lines, as one item: ``(number of the first
+    line, block)``. A reader yields one where it can tell that every object is flat
+    JSON (``read_jsonl_blocks``); the importer first tries the block a column at a time
+    as well-formed messages, else takes its objects one by one, numbered on from the
+    first line."""
+
+    __slots__ = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -152,7 +166,26 @@ def import_records(
         fast_row = well_formed_message_row if fast_rows else _no_row
         add_platform = platforms.add
         fast_count = 0
-        for line, obj in items:
+
+        def take(block: ObjectBlock) -> bool:
+            """Whether the block went in whole, as well-formed message rows."""
+            nonlocal fast_count
+            checkpoint()  # (a block is one item of ``checkpointed``)
+            block_rows = well_formed_message_rows(block) if fast_rows else None
+            if block_rows is None:
+                return False
+            if track:
+                conversation_of.update(
+                    zip(map(_key, block_rows), map(_third, block_rows), strict=True)
+                )
+            platforms.update(map(_first, block_rows))
+            fast_count += len(block_rows)
+            rows.extend(block_rows)
+            if len(rows) >= batch_size:
+                flush(tx)
+            return True
+
+        for line, obj in _unblocked(items, take):
             row = fast_row(obj)
             if row is not None:
                 if track:
@@ -248,6 +281,25 @@ def _located(exc: InvalidRecord, source: str, line: Any) -> InvalidRecord:
 
 def _error_order(error: InvalidRecord) -> tuple[str, int]:
     return (error.source or "", error.line or 0)
+
+
+_first = itemgetter(0)
+_key = itemgetter(0, 1)
+_third = itemgetter(2)
+
+
+def _unblocked(
+    items: Iterable[tuple[Any, Any]], take: Callable[[ObjectBlock], bool]
+) -> Iterator[tuple[Any, Any]]:
+    """``items`` with every :class:`ObjectBlock` that ``take`` does not take as its
+    objects, one by one, numbered on from the block's line."""
+    for item in items:
+        block = item[1]
+        if type(block) is ObjectBlock:
+            if not take(block):
+                yield from zip(count(item[0]), block)
+        else:
+            yield item
 
 
 def _no_row(obj: Any) -> None:

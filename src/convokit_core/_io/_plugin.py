@@ -20,8 +20,8 @@ from ..hookspecs import hookimpl
 from ..protocols import StorageBackend
 from ._corpus import CORPUS_OPTIONS, read_convokit_corpus
 from ._csv import load_mapping, read_csv
-from ._importer import ImportResult, import_records
-from ._jsonl import export_jsonl, read_jsonl
+from ._importer import ImportResult, ObjectBlock, import_records
+from ._jsonl import export_jsonl, read_jsonl_blocks
 from ._source import ImportSource
 
 __all__ = ["default_format", "import_with", "register_commands", "register_importers"]
@@ -37,7 +37,7 @@ def _no_options(source: ImportSource, fmt: str, allowed: tuple[str, ...] = ()) -
 def _jsonl(source: ImportSource) -> Iterator[tuple[int, Any]]:
     _no_options(source, "jsonl")
     with source.open_text() as stream:
-        yield from read_jsonl(stream, source=source.name)
+        yield from read_jsonl_blocks(stream, source=source.name)
 
 
 def _csv(source: ImportSource) -> Iterator[tuple[int, Any]]:
@@ -127,9 +127,15 @@ def import_with(
 
 
 def _counted(items: Iterator[tuple[int, Any]], advance: Callable[[int], None]) -> Iterator[Any]:
-    for n, item in enumerate(items, start=1):
-        if n % 1000 == 0:
-            advance(1000)
+    """``items``, telling ``advance`` of every 1,000 records read (a block of lines
+    counts its records)."""
+    unreported = 0
+    for item in items:
+        obj = item[1]
+        unreported += len(obj) if type(obj) is ObjectBlock else 1
+        if unreported >= 1000:
+            advance(unreported)
+            unreported = 0
         yield item
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain, repeat
+from operator import attrgetter, floordiv, is_, sub
 from typing import Any
 
 from .._errors import InvalidRecord
@@ -167,6 +169,7 @@ _fromiso = datetime.fromisoformat
 _MIN_TIME = MIN_TIMESTAMP
 _MAX_TIME = MAX_TIMESTAMP
 _MICROSECOND = timedelta(microseconds=1)
+_tzinfo = attrgetter("tzinfo")
 
 
 def message_values(obj: Mapping[str, Any], conversation: str | None = None) -> tuple[Any, ...]:
@@ -348,6 +351,112 @@ def well_formed_message_row(obj: Any) -> tuple[Any, ...] | None:
     return (
         platform, id_, conv, channel, author, direction, micros, reply, text, visibility,
         1 if automated else 0, None, None, None, 1 if deleted else 0,
+    )  # fmt: skip
+
+
+_DICT_ONLY = frozenset((dict,))
+_STR_ONLY = frozenset((str,))
+_STR_OR_NONE = frozenset((str, type(None)))
+_BOOL_ONLY = frozenset((bool,))
+
+
+def well_formed_message_rows(objs: Sequence[Any]) -> list[tuple[Any, ...]] | None:
+    """The rows of a run of objects when :func:`well_formed_message_row` takes every one
+    of them, in order, or ``None``.
+
+    The same tests, a column at a time: each runs in C over the whole run (``map``,
+    ``set``, ``str.join``), with no Python-level step per object. One test is looser
+    than the row's: the identifiers' limit is checked on the longest value of each
+    column, added up, which bounds every row's sum; past it, this answers ``None``
+    although each row may be within it. So ``None`` means "take them one by one"
+    (:func:`well_formed_message_row` then decides), never that an object is invalid.
+    """
+    n = len(objs)
+    if not n:
+        return []
+    if not _DICT_ONLY.issuperset(map(type, objs)):
+        return None
+    if not all(map(_MESSAGE_KEYS.issuperset, objs)):
+        return None
+
+    def column(key: str, default: Any = None) -> list[Any]:
+        return list(map(dict.get, objs, repeat(key), repeat(default)))
+
+    if column("type", "message").count("message") != n:
+        return None
+    ids = column("id")
+    platforms = column("platform")
+    convs = column("conversation")
+    authors = column("author")
+    required = (platforms, ids, convs, authors)
+    for values in required:
+        if not _STR_ONLY.issuperset(map(type, values)) or not all(values):
+            return None
+    channels = column("channel")
+    replies = column("in_reply_to")
+    for values in (channels, replies):
+        if not _STR_OR_NONE.issuperset(map(type, values)) or "" in values:
+            return None
+    optional = (list(filter(None, channels)), list(filter(None, replies)))
+    # The identifier limits (docs/limits.md), as the row test: the longest of each
+    # column, summed, bounds every row's sum.
+    longest = sum(max(map(len, values), default=0) for values in (*required, *optional))
+    joined = "".join(chain(*required, *optional))
+    if longest > 128 or not joined.isascii() or "\x00" in joined:
+        return None
+    directions = column("direction")
+    visibilities = column("visibility", "public")
+    for values, allowed in ((directions, _DIRECTIONS), (visibilities, _VISIBILITIES)):
+        if not _STR_ONLY.issuperset(map(type, values)) or not allowed.issuperset(values):
+            return None
+    raw_sent = column("sent_at")
+    if not _STR_ONLY.issuperset(map(type, raw_sent)) or max(map(len, raw_sent)) > 64:
+        return None
+    try:
+        sent = list(map(_fromiso, raw_sent))
+    except ValueError:
+        return None
+    if not all(map(is_, map(_tzinfo, sent), repeat(UTC))):
+        return None
+    micros = list(map(floordiv, map(sub, sent, repeat(_EPOCH)), repeat(_MICROSECOND)))
+    if min(micros) < _MIN_MICROS or max(micros) >= _MAX_MICROS:
+        return None
+    texts = column("text", "")
+    if not _STR_ONLY.issuperset(map(type, texts)):
+        return None
+    joined = "".join(texts)
+    if "\x00" in joined:
+        return None
+    if joined.isascii():
+        if max(map(len, texts)) > MAX_TEXT_BYTES:
+            return None
+    else:
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            return None  # a lone surrogate
+        # (at most four bytes a character: encoded one by one only near the limit)
+        if max(map(len, texts)) * 4 > MAX_TEXT_BYTES and (
+            max(map(len, map(str.encode, texts))) > MAX_TEXT_BYTES
+        ):
+            return None
+    automated = column("automated", False)
+    deleted = column("deleted", False)
+    if not _BOOL_ONLY.issuperset(map(type, automated)) or not _BOOL_ONLY.issuperset(
+        map(type, deleted)
+    ):
+        return None
+    if any(column("tags")) or column("url").count(None) != n:
+        return None
+    if column("edited_at").count(None) != n:
+        return None
+    none = [None] * n
+    return list(
+        zip(
+            platforms, ids, convs, channels, authors, directions, micros, replies, texts,
+            visibilities, map(int, automated), none, none, none, map(int, deleted),
+            strict=True,
+        )
     )  # fmt: skip
 
 
