@@ -299,7 +299,7 @@ COMMON = st.builds(
     },
     st.text("0123456789", min_size=1, max_size=12),
     st.text("abc", min_size=1, max_size=40),
-    st.text(max_size=30),
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30),
     st.none() | st.text("0123456789", min_size=1, max_size=12),
     st.fixed_dictionaries(
         {},
