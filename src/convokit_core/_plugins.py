@@ -79,6 +79,9 @@ class PluginInfo:
     builtin: bool
     hooks: tuple[str, ...]
     registered: dict[str, tuple[str, ...]]
+    #: The rules of ``registered`` that the columnar engine can run: the built-in ones
+    #: (it has their forms) and those registered with ``columnar=``.
+    columnar_rules: tuple[str, ...] = ()
 
 
 class Registry(Generic[T]):
@@ -304,9 +307,14 @@ class PluginManager:
     def plugin_infos(self, *, include_builtins: bool = False) -> list[PluginInfo]:
         """Every loaded plugin with its version, hooks and registrations."""
         registered: dict[str, dict[str, list[str]]] = {}
+        columnar: dict[str, list[str]] = {}
         for hook_name, kind, label in self._LISTED:
             for reg in self.registry(hook_name, kind):
                 registered.setdefault(reg.plugin, {}).setdefault(label, []).append(reg.name)
+                if label == "rules" and (
+                    reg.plugin in self._builtin_names or reg.options.get("columnar") is not None
+                ):
+                    columnar.setdefault(reg.plugin, []).append(reg.name)
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             builtin = name in self._builtin_names
@@ -320,6 +328,7 @@ class PluginManager:
                     builtin=builtin,
                     hooks=hooks,
                     registered={k: tuple(v) for k, v in registered.get(name, {}).items()},
+                    columnar_rules=tuple(columnar.get(name, ())),
                 )
             )
         return sorted(infos, key=lambda i: (not i.builtin, i.name))

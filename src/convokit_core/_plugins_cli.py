@@ -34,6 +34,7 @@ def register_commands(cli: click.Group) -> None:
                         "builtin": i.builtin,
                         "hooks": list(i.hooks),
                         "registered": {k: list(v) for k, v in i.registered.items()},
+                        "columnar_rules": list(i.columnar_rules),
                     }
                     for i in infos
                 ],
@@ -55,7 +56,11 @@ def register_commands(cli: click.Group) -> None:
             for column in ("name", "version", "hooks", "registers"):
                 table.add_column(column)
             for i in infos:
-                registers = "; ".join(f"{k}: {', '.join(v)}" for k, v in i.registered.items())
+                registers = "; ".join(
+                    f"{k}: {', '.join(v)}"
+                    + (_columnar_note(v, i.columnar_rules) if k == "rules" else "")
+                    for k, v in i.registered.items()
+                )
                 table.add_row(
                     i.name + (" (built-in)" if i.builtin else ""),
                     i.version or "",
@@ -65,3 +70,12 @@ def register_commands(cli: click.Group) -> None:
             console.print(table)
         for failure in manager.failures:
             click.echo(f"plugin {failure.name!r} failed to load: {failure.error}", err=True)
+
+
+def _columnar_note(rules: tuple[str, ...], columnar: tuple[str, ...]) -> str:
+    """Which of a plugin's rules the columnar engine runs (the rest run in Python)."""
+    if not columnar:
+        return " (none columnar)"
+    if len(columnar) == len(rules):
+        return " (all columnar)"
+    return f" (columnar: {', '.join(columnar)})"

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import io
+import json
 import types
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -186,5 +187,44 @@ def test_a_form_that_is_not_callable_is_a_plugin_error(traffic: str) -> None:
     try:
         with pytest.raises(PluginError, match="columnar form that is not callable"):
             choose_engine("auto", [Commitment(name="last", rule=LastWord())])
+    finally:
+        set_plugin_manager(None)
+
+
+def test_convokit_plugins_says_which_rules_run_columnar() -> None:
+    """A rule registered with a columnar form is listed as such, one without is not, and
+    every built-in rule is (the engine has their forms: ``LEAVES``)."""
+    from click.testing import CliRunner
+
+    from convokit_core._cli import cli
+    from convokit_core._columnar._rules import LEAVES
+    from convokit_core._plugins_cli import _columnar_note
+
+    module = types.ModuleType("convokit_tworules")
+
+    @hookimpl
+    def register_rules(register: Any) -> None:
+        register("last_word", lambda: LastWord(), columnar=last_word_columns)
+        register("python_only", lambda: LastWord())
+
+    module.register_rules = register_rules  # type: ignore[attr-defined]
+    set_plugin_manager(PluginManager(plugins=[module], load_entry_points=False))
+    try:
+        runner = CliRunner()
+        result = runner.invoke(cli, ["plugins", "--all", "--format", "json"])
+        assert result.exit_code == 0, result.output
+        infos = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
+        ours = next(p for p in infos.values() if "python_only" in p["registered"].get("rules", []))
+        assert ours["columnar_rules"] == ["last_word"]
+        builtin = infos["policy.plugin"]
+        assert builtin["columnar_rules"] == builtin["registered"]["rules"]
+        assert set(builtin["columnar_rules"]) == {leaf.name for leaf in LEAVES}
+        # the table (rich may wrap a cell, so its note is checked on its own)
+        assert "python_only" in runner.invoke(cli, ["plugins"]).stdout
+        assert _columnar_note(("last_word", "python_only"), ("last_word",)) == (
+            " (columnar: last_word)"
+        )
+        assert _columnar_note(("a", "b"), ("a", "b")) == " (all columnar)"
+        assert _columnar_note(("a",), ()) == " (none columnar)"
     finally:
         set_plugin_manager(None)

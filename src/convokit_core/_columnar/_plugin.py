@@ -15,5 +15,6 @@ def register_engines(register: Callable[..., None]) -> None:
         "columnar",
         ColumnarEngine(),
         description="whole conversations in Arrow batches, rules vectorised with numpy "
-        "(SQLite stores; first_reply, next_reply, max_silence, where/unless, all_of/any_of)",
+        "(SQLite and PostgreSQL stores; every built-in rule and composition, and plugin "
+        "rules registered with a columnar form)",
     )
