@@ -12,7 +12,7 @@ from .._cancel import checkpointed
 from .._errors import InputError, InvalidRecord
 from ..protocols import StorageBackend
 from ._importer import ImportResult, ObjectBlock, import_records
-from ._records import Record, dump_record
+from ._records import _DICT_ONLY, _STR_ONLY, Record, dump_record
 
 __all__ = ["export_jsonl", "import_jsonl", "iter_export", "read_jsonl", "read_jsonl_blocks"]
 
@@ -31,8 +31,6 @@ FAST_LOADS = _orjson_loads()
 #: The value types orjson decodes as json does (exact types: orjson makes no subclasses).
 _PLAIN_TYPES = frozenset((str, bool, type(None)))
 _PLAIN_TYPES_OR_LIST = _PLAIN_TYPES | {list}
-_STR_ONLY = frozenset((str,))
-_DICT_ONLY = frozenset((dict,))
 #: Lines a block of :func:`read_jsonl_blocks`.
 BLOCK_LINES = 256
 

@@ -354,6 +354,8 @@ def well_formed_message_row(obj: Any) -> tuple[Any, ...] | None:
     )  # fmt: skip
 
 
+#: Type sets for ``frozenset.issuperset(map(type, values))``: a test in C that every value
+#: is of one exact type (here and in the JSONL block reader).
 _DICT_ONLY = frozenset((dict,))
 _STR_ONLY = frozenset((str,))
 _STR_OR_NONE = frozenset((str, type(None)))
